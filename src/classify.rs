@@ -1,0 +1,371 @@
+//! The classification pipeline: text → normalise → tokenize → batch/encode (engine) →
+//! heads → response. Validation happens first and for every input of a batch before any
+//! work is queued, so a bad item rejects the request without wasting encoder time.
+
+use crate::api::{BatchInput, ClassifyRequest, ClassifyResponse, ModelInfo};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::TriageError;
+use crate::model::bundle::BundleFiles;
+use crate::model::heads::{emotion_result, intent_result};
+use crate::model::{Bundle, Encoded, Head, HeadKind, Manifest, TextTokenizer};
+use crate::text::{self, Channel, NormalizeOptions};
+use ndarray::{Array2, Axis};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One validated, normalised, tokenized message.
+pub struct Prepared {
+    pub channel: Channel,
+    pub lang: String,
+    pub conversation_id: Option<String>,
+    pub intent_head: Option<usize>,
+    pub top_k: usize,
+    pub encoded: Encoded,
+}
+
+pub struct Classifier {
+    pub manifest: Manifest,
+    pub files: BundleFiles,
+    tokenizer: TextTokenizer,
+    heads: Vec<Head>,
+    engine: Engine,
+    normalize: NormalizeOptions,
+    config: Config,
+    emotion_head: Option<usize>,
+}
+
+impl Classifier {
+    pub fn new(bundle: Bundle, config: Config) -> Self {
+        let Bundle {
+            manifest,
+            tokenizer,
+            encoder,
+            heads,
+            files,
+            ..
+        } = bundle;
+        let normalize = NormalizeOptions {
+            // BERT's uncased vocabulary has no emoji: spell them out so "😡" still counts.
+            emoji_to_words: tokenizer.is_unknown("😡"),
+            to_simplified: true,
+        };
+        let emotion_head = heads
+            .iter()
+            .position(|h| h.spec.name == "emotion" && h.spec.kind == HeadKind::Sigmoid);
+        let engine = Engine::start(Arc::new(encoder), config.engine.clone());
+        Self {
+            manifest,
+            files,
+            tokenizer,
+            heads,
+            engine,
+            normalize,
+            config,
+            emotion_head,
+        }
+    }
+
+    pub fn model_info(&self) -> ModelInfo {
+        ModelInfo {
+            name: self.manifest.name.clone(),
+            version: self.manifest.version.clone(),
+        }
+    }
+
+    pub fn heads(&self) -> &[Head] {
+        &self.heads
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn intent_sets(&self) -> Vec<String> {
+        self.heads
+            .iter()
+            .filter_map(|h| h.spec.name.strip_prefix("intent.").map(String::from))
+            .collect()
+    }
+
+    fn intent_head(&self, set: &str) -> Result<usize, TriageError> {
+        let name = format!("intent.{set}");
+        self.heads
+            .iter()
+            .position(|h| h.spec.name == name && h.spec.kind == HeadKind::Softmax)
+            .ok_or_else(|| TriageError::UnknownIntentSet {
+                value: set.to_string(),
+                available: match self.intent_sets() {
+                    s if s.is_empty() => "no intent heads".to_string(),
+                    s => format!("intent sets {}", s.join(", ")),
+                },
+            })
+    }
+
+    /// Checks a text against the size limits; shared by classify and embed.
+    pub fn check_text(&self, text: Option<&str>) -> Result<(), TriageError> {
+        let text = text.unwrap_or("");
+        if text.len() > self.config.limits.max_text_bytes {
+            return Err(TriageError::TextTooLarge {
+                bytes: text.len(),
+                max: self.config.limits.max_text_bytes,
+                index: None,
+            });
+        }
+        if text.trim().is_empty() {
+            return Err(TriageError::EmptyText { index: None });
+        }
+        Ok(())
+    }
+
+    pub fn prepare(&self, req: &ClassifyRequest) -> Result<Prepared, TriageError> {
+        self.check_text(req.text.as_deref())?;
+        let raw = req.text.as_deref().unwrap_or("");
+        let channel: Channel = match &req.channel {
+            None => Channel::Chat,
+            Some(c) => c.parse().map_err(|_| TriageError::UnknownChannel {
+                value: c.clone(),
+                index: None,
+            })?,
+        };
+        let set = req.intent_set.as_deref().unwrap_or(&self.config.intent_set);
+        // A bundle without intent heads (a bare encoder) still answers emotion, if it has it.
+        let intent_head = match (self.intent_sets().is_empty(), req.intent_set.is_some()) {
+            (true, false) => None,
+            _ => Some(self.intent_head(set)?),
+        };
+        let top_k = req.top_k.unwrap_or(self.config.top_k);
+        if top_k == 0 || top_k > self.config.limits.max_top_k {
+            return Err(TriageError::InvalidRequest(format!(
+                "top_k must be between 1 and {}",
+                self.config.limits.max_top_k
+            )));
+        }
+        let mut normalized = text::normalize(raw, channel, &self.normalize);
+        if normalized.trim().is_empty() {
+            // e.g. a voice turn that was only "[noise] um": classify what was said.
+            normalized = raw.trim().to_string();
+        }
+        let lang = req
+            .lang
+            .clone()
+            .unwrap_or_else(|| text::detect_lang(&normalized).to_string());
+        let encoded = self
+            .tokenizer
+            .encode(&normalized)
+            .map_err(|e| TriageError::Internal(e.to_string()))?;
+        Ok(Prepared {
+            channel,
+            lang,
+            conversation_id: req.conversation_id.clone(),
+            intent_head,
+            top_k,
+            encoded,
+        })
+    }
+
+    /// Validates and prepares every item of a request, naming the first bad input.
+    pub fn prepare_all(&self, items: &[ClassifyRequest]) -> Result<Vec<Prepared>, TriageError> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                self.prepare(r)
+                    .map_err(|e| if items.len() > 1 { e.at(i) } else { e })
+            })
+            .collect()
+    }
+
+    fn respond(
+        &self,
+        prepared: Vec<Prepared>,
+        emb: Array2<f32>,
+        started: Instant,
+    ) -> Vec<ClassifyResponse> {
+        let model = self.model_info();
+        let emotion = self
+            .emotion_head
+            .map(|i| (&self.heads[i], self.heads[i].scores(emb.view())));
+        // Score each intent head once for all rows that asked for it.
+        let mut intent_scores: Vec<Option<Array2<f32>>> = vec![None; self.heads.len()];
+        for p in &prepared {
+            if let Some(h) = p.intent_head {
+                if intent_scores[h].is_none() {
+                    intent_scores[h] = Some(self.heads[h].scores(emb.view()));
+                }
+            }
+        }
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        prepared
+            .into_iter()
+            .enumerate()
+            .map(|(row, p)| {
+                let intent = p.intent_head.and_then(|h| {
+                    let scores = intent_scores[h].as_ref()?.index_axis(Axis(0), row).to_vec();
+                    Some(intent_result(&self.heads[h].spec, &scores, p.top_k))
+                });
+                let emotion = emotion.as_ref().map(|(head, s)| {
+                    emotion_result(&head.spec, &s.index_axis(Axis(0), row).to_vec())
+                });
+                ClassifyResponse {
+                    intent,
+                    emotion,
+                    channel: p.channel.to_string(),
+                    lang: p.lang,
+                    conversation_id: p.conversation_id,
+                    model: model.clone(),
+                    timing_ms: ms,
+                }
+            })
+            .collect()
+    }
+
+    pub async fn classify(
+        &self,
+        prepared: Vec<Prepared>,
+        started: Instant,
+    ) -> Result<Vec<ClassifyResponse>, TriageError> {
+        let encs = prepared.iter().map(|p| p.encoded.clone()).collect();
+        let emb = self.engine.embed(encs).await?;
+        Ok(self.respond(prepared, emb, started))
+    }
+
+    pub fn classify_blocking(
+        &self,
+        prepared: Vec<Prepared>,
+        started: Instant,
+    ) -> Result<Vec<ClassifyResponse>, TriageError> {
+        let encs = prepared.iter().map(|p| p.encoded.clone()).collect();
+        let emb = self.engine.embed_blocking(encs)?;
+        Ok(self.respond(prepared, emb, started))
+    }
+
+    /// Runs a few texts of different lengths through the whole path so the first real
+    /// request does not pay for allocator and thread-pool warm-up.
+    pub fn warm_up(&self) {
+        let texts = [
+            "hello",
+            "where is my parcel? it was supposed to arrive on monday",
+            "I have been waiting for two weeks for my refund and nobody answers my emails, this is unacceptable",
+        ];
+        for _ in 0..2 {
+            let reqs: Vec<ClassifyRequest> = texts
+                .iter()
+                .map(|t| ClassifyRequest {
+                    text: Some(t.to_string()),
+                    ..Default::default()
+                })
+                .collect();
+            if let Ok(p) = self.prepare_all(&reqs) {
+                let _ = self.classify_blocking(p, Instant::now());
+            }
+        }
+    }
+
+    /// Embeddings of many texts (training, evaluation), each normalised for its channel
+    /// exactly as a request would be. Texts are sent to the engine sorted by length so
+    /// batches carry little padding; rows come back in input order.
+    pub fn embed_offline(
+        &self,
+        texts: &[(String, Channel)],
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Array2<f32>, TriageError> {
+        let hidden = self.engine.hidden_size();
+        let encs: Vec<Encoded> = texts
+            .iter()
+            .map(|(t, ch)| {
+                let n = text::normalize(t, *ch, &self.normalize);
+                let n = if n.trim().is_empty() {
+                    t.trim().to_string()
+                } else {
+                    n
+                };
+                self.tokenizer
+                    .encode(&n)
+                    .map_err(|e| TriageError::Internal(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut order: Vec<usize> = (0..encs.len()).collect();
+        order.sort_by_key(|&i| encs[i].len());
+        let mut out = Array2::zeros((texts.len(), hidden));
+        for chunk in order.chunks(256) {
+            let batch = chunk.iter().map(|&i| encs[i].clone()).collect();
+            let rows = self.engine.embed_blocking(batch)?;
+            for (&i, row) in chunk.iter().zip(rows.outer_iter()) {
+                out.row_mut(i).assign(&row);
+            }
+            progress.inc(chunk.len() as u64);
+        }
+        Ok(out)
+    }
+
+    /// Tokenizes texts for `/v1/embed` (normalised as chat, prefix applied).
+    pub fn encode_texts(&self, texts: &[String]) -> Result<Vec<Encoded>, TriageError> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                self.check_text(Some(t)).map_err(|e| e.at(i))?;
+                let n = text::normalize(t, Channel::Chat, &self.normalize);
+                self.tokenizer
+                    .encode(if n.trim().is_empty() { t } else { &n })
+                    .map_err(|e| TriageError::Internal(e.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Turns a request into its items: one for `text`, or one per `inputs` entry with the
+/// outer fields as defaults. Returns whether it was a batch.
+pub fn expand(
+    req: ClassifyRequest,
+    max_items: usize,
+) -> Result<(Vec<ClassifyRequest>, bool), TriageError> {
+    match (&req.text, &req.inputs) {
+        (Some(_), Some(_)) => Err(TriageError::InvalidRequest(
+            "give either \"text\" or \"inputs\", not both".into(),
+        )),
+        (None, None) => Err(TriageError::InvalidRequest(
+            "missing \"text\" (one message) or \"inputs\" (a batch)".into(),
+        )),
+        (Some(_), None) => Ok((vec![req], false)),
+        (None, Some(inputs)) => {
+            if inputs.is_empty() {
+                return Err(TriageError::InvalidRequest("\"inputs\" is empty".into()));
+            }
+            if inputs.len() > max_items {
+                return Err(TriageError::BatchTooLarge {
+                    items: inputs.len(),
+                    max: max_items,
+                });
+            }
+            let items = inputs
+                .iter()
+                .map(|input| {
+                    let mut item = match input {
+                        BatchInput::Text(t) => ClassifyRequest {
+                            text: Some(t.clone()),
+                            ..Default::default()
+                        },
+                        BatchInput::Request(r) => (**r).clone(),
+                    };
+                    item.inputs = None;
+                    item.channel = item.channel.or_else(|| req.channel.clone());
+                    item.lang = item.lang.or_else(|| req.lang.clone());
+                    item.conversation_id =
+                        item.conversation_id.or_else(|| req.conversation_id.clone());
+                    item.customer = item.customer.or_else(|| req.customer.clone());
+                    item.intent_set = item.intent_set.or_else(|| req.intent_set.clone());
+                    item.top_k = item.top_k.or(req.top_k);
+                    item.suggest = item.suggest.or(req.suggest);
+                    item
+                })
+                .collect();
+            Ok((items, true))
+        }
+    }
+}

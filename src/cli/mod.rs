@@ -1,0 +1,134 @@
+//! Command-line interface: flags (also config keys and TRIAGE_* variables) and the
+//! subcommands. `main.rs` only parses and reports errors.
+
+mod classify;
+mod serve;
+mod train;
+
+use crate::config::Config;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "triage",
+    version,
+    about = "Customer-service NLU: intent, emotion, handoff, suggestions"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand shares; each is also a key of config/triage.toml and a
+/// TRIAGE_* environment variable.
+#[derive(Args)]
+pub struct Common {
+    /// Configuration file [default: config/triage.toml if present]
+    #[arg(long, env = "TRIAGE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Model bundle directory or Hugging Face model id
+    #[arg(long, env = "TRIAGE_MODEL", global = true)]
+    model: Option<String>,
+    /// Address to listen on
+    #[arg(long, env = "TRIAGE_ADDR", global = true)]
+    addr: Option<String>,
+    /// Handoff policy file
+    #[arg(long, env = "TRIAGE_POLICY", global = true)]
+    policy: Option<PathBuf>,
+    /// Knowledge base folder or JSONL file
+    #[arg(long, env = "TRIAGE_KB", global = true)]
+    kb: Option<PathBuf>,
+    /// Redis URL for conversation memory (in-memory when absent)
+    #[arg(long, env = "TRIAGE_REDIS_URL", global = true)]
+    redis_url: Option<String>,
+    /// Encoder threads [default: all cores]
+    #[arg(long, env = "TRIAGE_THREADS", global = true)]
+    threads: Option<usize>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Start the HTTP server
+    Serve,
+    /// Classify a text, or every request line of a JSONL file (results as JSONL on stdout)
+    Classify {
+        /// The message to classify
+        text: Option<String>,
+        /// JSONL file of /v1/classify request objects (or canonical records); - for stdin
+        #[arg(long, conflicts_with = "text")]
+        input: Option<PathBuf>,
+        /// Channel of TEXT
+        #[arg(long)]
+        channel: Option<String>,
+        /// Intent set (head intent.<SET>)
+        #[arg(long)]
+        intent_set: Option<String>,
+    },
+    /// Train: a new head on a frozen encoder (--head-only)
+    Train(train::TrainArgs),
+}
+
+impl Common {
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let mut c = Config::load(self.config.as_deref())?;
+        if let Some(v) = self.model {
+            c.model = v;
+        }
+        if let Some(v) = self.addr {
+            c.addr = v;
+        }
+        if let Some(v) = self.policy {
+            c.policy = v;
+        }
+        if let Some(v) = self.kb {
+            c.kb = v;
+        }
+        if let Some(v) = self.redis_url {
+            c.redis_url = Some(v);
+        }
+        if let Some(v) = self.threads {
+            c.threads = Some(v);
+        }
+        Ok(c)
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.common.resolve()?;
+    if let Some(n) = config.threads {
+        // candle's CPU kernels size their pool from this, read on first use.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+    match cli.command {
+        Command::Serve => serve::run(config),
+        Command::Classify {
+            text,
+            input,
+            channel,
+            intent_set,
+        } => classify::run(config, text, input, channel, intent_set),
+        Command::Train(args) => train::run(config, args),
+    }
+}
+
+/// A progress bar on a terminal; hidden when stderr is a pipe or file (CI logs).
+pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}

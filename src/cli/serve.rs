@@ -1,0 +1,42 @@
+//! `triage serve`: listen at once, load the model in the background, serve until SIGTERM.
+
+use crate::config::Config;
+use crate::server::{self, AppState};
+
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("triage-http")
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&config.addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+        tracing::info!(addr = %listener.local_addr()?, model = %config.model, "listening; loading model");
+        let state = AppState::new(config);
+        let loader = state.clone();
+        let load = tokio::task::spawn_blocking(move || server::load_model(&loader));
+        let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
+        tokio::spawn(async move {
+            let err = match load.await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => anyhow::Error::from(e),
+                Err(e) => anyhow::anyhow!("model loading crashed: {e}"),
+            };
+            let _ = fail_tx.send(err);
+        });
+        // A model that cannot load is fatal: exit non-zero with the file named.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
+        let shutdown = async move {
+            tokio::select! {
+                _ = server::shutdown_signal() => {}
+                Ok(err) = fail_rx => { let _ = stop_tx.send(err); }
+            }
+        };
+        server::serve(listener, state, shutdown).await?;
+        match stop_rx.await {
+            Ok(err) => Err(err),
+            Err(_) => Ok(()),
+        }
+    })
+}

@@ -1,0 +1,133 @@
+//! All settings in one struct. Sources, strongest first: command-line flag, `TRIAGE_*`
+//! environment variable (both through clap), `config/triage.toml` (or `--config FILE`),
+//! then the defaults below.
+
+use crate::engine::EngineConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "config/triage.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Bundle directory or Hugging Face model id.
+    pub model: String,
+    pub addr: String,
+    pub policy: PathBuf,
+    pub kb: PathBuf,
+    /// Conversation store; in-memory when absent.
+    pub redis_url: Option<String>,
+    /// Intent set used when a request names none (`support` → head `intent.support`).
+    pub intent_set: String,
+    pub top_k: usize,
+    /// Log raw message text. Off by default: messages carry personal data.
+    pub log_text: bool,
+    /// Threads for the encoder's matrix kernels (default: all cores).
+    pub threads: Option<usize>,
+    pub limits: Limits,
+    pub engine: EngineConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// One text's size in bytes (413 beyond). The encoder reads at most the bundle's
+    /// max_seq_len tokens, so longer texts only cost normalisation time.
+    pub max_text_bytes: usize,
+    /// Inputs in one `/v1/classify` or `/v1/embed` call (413 beyond).
+    pub max_batch_items: usize,
+    pub max_top_k: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+    /// Seconds a client is told to wait after a 429.
+    pub retry_after_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            model: "models/triage-en-small".into(),
+            addr: "127.0.0.1:8080".into(),
+            policy: "config/policy.toml".into(),
+            kb: "config/kb/support".into(),
+            redis_url: None,
+            intent_set: "support".into(),
+            top_k: 3,
+            log_text: false,
+            threads: None,
+            limits: Limits::default(),
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: 32 * 1024,
+            max_batch_items: 128,
+            max_top_k: 50,
+            shutdown_grace_secs: 30,
+            retry_after_secs: 1,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads `path`, or the default file when it exists; defaults otherwise. A file that
+    /// was named explicitly must exist.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let (file, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG), false),
+        };
+        if !required && !file.is_file() {
+            return Ok(Self::default());
+        }
+        let text = std::fs::read_to_string(&file).map_err(|e| ConfigError {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError {
+            file,
+            message: e.to_string(),
+        })
+    }
+
+    /// Largest request body that can be valid: every input at its size limit, plus room
+    /// for JSON syntax and the other fields.
+    pub fn max_body_bytes(&self) -> usize {
+        self.limits.max_text_bytes * self.limits.max_batch_items.max(1) * 2 + 64 * 1024
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_parses_and_matches_defaults_where_unset() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG);
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.addr, "127.0.0.1:8080");
+        assert_eq!(c.model, "models/triage-en-small");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_the_file_name() {
+        let dir = std::env::temp_dir().join(format!("triage-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("bad.toml");
+        std::fs::write(&f, "adr = \"x\"\n").unwrap();
+        let err = Config::load(Some(&f)).unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("adr"), "{err}");
+    }
+}

@@ -1,0 +1,305 @@
+//! The batching engine: requests from many connections meet in one bounded queue, a
+//! dedicated inference thread takes as many queued texts as fit a token budget, runs the
+//! encoder once for all of them and routes each embedding back to its caller.
+//!
+//! Why a thread and not a tokio task: the encoder is seconds of pure CPU per minute and
+//! would starve the async runtime. Why a token budget: a batch's cost is its item count
+//! times its longest item, so the budget bounds latency whatever the message lengths.
+//! Why a bounded queue: at a sales peak, an immediate 429 with `Retry-After` lets a
+//! client back off; an unbounded queue only turns overload into timeouts.
+
+mod batcher;
+
+use crate::model::{Backend, Encoded};
+use batcher::next_batch;
+use ndarray::Array2;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Padded tokens (items × longest item) one encoder call may take.
+    pub max_batch_tokens: usize,
+    /// Items one encoder call may take.
+    pub max_batch_size: usize,
+    /// Texts waiting at most; beyond it requests are refused with 429.
+    pub queue_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_tokens: 4096,
+            max_batch_size: 64,
+            queue_capacity: 2048,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error("the server is overloaded: {queued} texts are queued (capacity {capacity})")]
+    Overloaded { queued: usize, capacity: usize },
+    #[error("the engine is shutting down")]
+    Closed,
+    #[error("{0}")]
+    Backend(String),
+}
+
+type Reply = Result<Array2<f32>, EngineError>;
+
+/// One caller's texts; answered when the last of them has been encoded.
+struct Job {
+    state: Mutex<JobState>,
+}
+
+struct JobState {
+    rows: Array2<f32>,
+    remaining: usize,
+    reply: Option<oneshot::Sender<Reply>>,
+}
+
+impl Job {
+    fn fill(&self, index: usize, row: ndarray::ArrayView1<f32>) {
+        let Ok(mut s) = self.state.lock() else { return };
+        s.rows.row_mut(index).assign(&row);
+        s.remaining -= 1;
+        if s.remaining == 0 {
+            if let Some(tx) = s.reply.take() {
+                let rows = std::mem::replace(&mut s.rows, Array2::zeros((0, 0)));
+                let _ = tx.send(Ok(rows));
+            }
+        }
+    }
+
+    fn fail(&self, err: EngineError) {
+        if let Ok(mut s) = self.state.lock() {
+            if let Some(tx) = s.reply.take() {
+                let _ = tx.send(Err(err));
+            }
+        }
+    }
+}
+
+pub(crate) struct Item {
+    enc: Encoded,
+    job: Arc<Job>,
+    index: usize,
+    enqueued: Instant,
+}
+
+impl Item {
+    pub(crate) fn len(&self) -> usize {
+        self.enc.len()
+    }
+}
+
+struct Queue {
+    items: VecDeque<Item>,
+    closed: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    config: EngineConfig,
+}
+
+pub struct Engine {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    hidden: usize,
+}
+
+impl Engine {
+    pub fn start(backend: Arc<dyn Backend>, config: EngineConfig) -> Self {
+        let hidden = backend.hidden_size();
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                items: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            config,
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("triage-inference".into())
+            .spawn(move || run(worker, backend))
+            .ok();
+        if thread.is_none() {
+            tracing::error!("could not start the inference thread");
+            if let Ok(mut q) = shared.queue.lock() {
+                q.closed = true;
+            }
+        }
+        Self {
+            shared,
+            thread: Mutex::new(thread),
+            hidden,
+        }
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.hidden
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.shared.queue.lock().map(|q| q.items.len()).unwrap_or(0)
+    }
+
+    /// Queues all texts of one call or none: a batch request is refused whole when the
+    /// queue cannot take all of it, so a caller never gets half an answer.
+    fn submit(&self, encs: Vec<Encoded>) -> Result<oneshot::Receiver<Reply>, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        let n = encs.len();
+        let job = Arc::new(Job {
+            state: Mutex::new(JobState {
+                rows: Array2::zeros((n, self.hidden)),
+                remaining: n,
+                reply: Some(tx),
+            }),
+        });
+        if n == 0 {
+            job.fill_empty();
+            return Ok(rx);
+        }
+        let mut q = self.shared.queue.lock().map_err(|_| EngineError::Closed)?;
+        if q.closed {
+            return Err(EngineError::Closed);
+        }
+        let capacity = self.shared.config.queue_capacity;
+        if q.items.len() + n > capacity {
+            metrics::counter!("triage_engine_rejected_total").increment(n as u64);
+            return Err(EngineError::Overloaded {
+                queued: q.items.len(),
+                capacity,
+            });
+        }
+        let now = Instant::now();
+        for (index, enc) in encs.into_iter().enumerate() {
+            q.items.push_back(Item {
+                enc,
+                job: job.clone(),
+                index,
+                enqueued: now,
+            });
+        }
+        metrics::gauge!("triage_queue_depth").set(q.items.len() as f64);
+        drop(q);
+        self.shared.ready.notify_one();
+        Ok(rx)
+    }
+
+    /// Embeddings for `encs`, in order, from async code.
+    pub async fn embed(&self, encs: Vec<Encoded>) -> Result<Array2<f32>, EngineError> {
+        let rx = self.submit(encs)?;
+        rx.await.unwrap_or(Err(EngineError::Closed))
+    }
+
+    /// The same from a plain thread (CLI, training, evaluation).
+    pub fn embed_blocking(&self, encs: Vec<Encoded>) -> Result<Array2<f32>, EngineError> {
+        let rx = self.submit(encs)?;
+        rx.blocking_recv().unwrap_or(Err(EngineError::Closed))
+    }
+
+    /// Stops taking work, lets the thread finish what is queued, and joins it.
+    pub fn shutdown(&self) {
+        if let Ok(mut q) = self.shared.queue.lock() {
+            q.closed = true;
+        }
+        self.shared.ready.notify_all();
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Job {
+    fn fill_empty(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            if let Some(tx) = s.reply.take() {
+                let _ = tx.send(Ok(std::mem::replace(&mut s.rows, Array2::zeros((0, 0)))));
+            }
+        }
+    }
+}
+
+fn run(shared: Arc<Shared>, backend: Arc<dyn Backend>) {
+    loop {
+        let batch = {
+            let Ok(mut q) = shared.queue.lock() else {
+                return;
+            };
+            while q.items.is_empty() && !q.closed {
+                q = match shared.ready.wait(q) {
+                    Ok(q) => q,
+                    Err(_) => return,
+                };
+            }
+            if q.items.is_empty() && q.closed {
+                return;
+            }
+            let batch = next_batch(&mut q.items, &shared.config);
+            metrics::gauge!("triage_queue_depth").set(q.items.len() as f64);
+            batch
+        };
+        encode_batch(backend.as_ref(), batch);
+    }
+}
+
+fn encode_batch(backend: &dyn Backend, batch: Vec<Item>) {
+    let started = Instant::now();
+    let longest = batch.iter().map(Item::len).max().unwrap_or(0);
+    metrics::histogram!("triage_batch_size").record(batch.len() as f64);
+    metrics::histogram!("triage_batch_tokens").record((batch.len() * longest) as f64);
+    for item in &batch {
+        metrics::histogram!("triage_queue_wait_seconds")
+            .record(started.duration_since(item.enqueued).as_secs_f64());
+    }
+    let refs: Vec<&Encoded> = batch.iter().map(|i| &i.enc).collect();
+    // A panic inside the encoder must not take the engine (and every later request) down.
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| backend.embed(&refs)));
+    metrics::histogram!("triage_inference_seconds").record(started.elapsed().as_secs_f64());
+    match out {
+        Ok(Ok(rows)) if rows.nrows() == batch.len() => {
+            for (item, row) in batch.iter().zip(rows.outer_iter()) {
+                item.job.fill(item.index, row);
+            }
+        }
+        Ok(Ok(rows)) => fail_all(
+            &batch,
+            EngineError::Backend(format!(
+                "encoder returned {} rows for {}",
+                rows.nrows(),
+                batch.len()
+            )),
+        ),
+        Ok(Err(e)) => fail_all(&batch, EngineError::Backend(e.to_string())),
+        Err(_) => fail_all(&batch, EngineError::Backend("encoder panicked".into())),
+    }
+}
+
+fn fail_all(batch: &[Item], err: EngineError) {
+    tracing::error!(error = %err, items = batch.len(), "batch failed");
+    for item in batch {
+        item.job.fail(err.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests;

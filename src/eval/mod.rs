@@ -1,0 +1,3 @@
+//! Evaluation: metrics (checked against independent fixtures) and reports.
+
+pub mod metrics;

@@ -1,0 +1,61 @@
+//! The one thing the batching engine needs from a model: embeddings for a batch of
+//! tokenized texts. A small trait (as in text-embeddings-inference's backends) so the
+//! engine can be tested and later served by a quantised encoder without changes.
+
+use super::bert::{BatchInput, BertModel};
+use super::tokenize::Encoded;
+use candle_core::{Device, Tensor};
+use ndarray::Array2;
+
+#[derive(Debug, thiserror::Error)]
+#[error("encoder failed: {0}")]
+pub struct BackendError(pub String);
+
+impl From<candle_core::Error> for BackendError {
+    fn from(e: candle_core::Error) -> Self {
+        BackendError(e.to_string())
+    }
+}
+
+pub trait Backend: Send + Sync + 'static {
+    /// Normalised sentence embeddings `[batch.len(), hidden]`, in input order.
+    fn embed(&self, batch: &[&Encoded]) -> Result<Array2<f32>, BackendError>;
+    fn hidden_size(&self) -> usize;
+}
+
+/// Pads a batch to its longest item (pad id 0 is masked out, so its value is irrelevant).
+pub fn pad_batch(batch: &[&Encoded], device: &Device) -> candle_core::Result<BatchInput> {
+    let n = batch.len();
+    let seq = batch.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
+    let mut ids = vec![0u32; n * seq];
+    let mut type_ids = vec![0u32; n * seq];
+    let mut mask = vec![0u32; n * seq];
+    for (row, enc) in batch.iter().enumerate() {
+        let base = row * seq;
+        ids[base..base + enc.len()].copy_from_slice(&enc.ids);
+        type_ids[base..base + enc.len()].copy_from_slice(&enc.type_ids);
+        mask[base..base + enc.len()].fill(1);
+    }
+    Ok(BatchInput {
+        ids: Tensor::from_vec(ids, (n, seq), device)?,
+        type_ids: Tensor::from_vec(type_ids, (n, seq), device)?,
+        mask: Tensor::from_vec(mask, (n, seq), device)?,
+    })
+}
+
+impl Backend for BertModel {
+    fn embed(&self, batch: &[&Encoded]) -> Result<Array2<f32>, BackendError> {
+        if batch.is_empty() {
+            return Ok(Array2::zeros((0, self.config.hidden_size)));
+        }
+        let input = pad_batch(batch, &Device::Cpu)?;
+        let emb = self.sentence_embeddings(&input, false)?;
+        let (n, h) = emb.dims2()?;
+        let flat = emb.flatten_all()?.to_vec1::<f32>()?;
+        Array2::from_shape_vec((n, h), flat).map_err(|e| BackendError(e.to_string()))
+    }
+
+    fn hidden_size(&self) -> usize {
+        self.config.hidden_size
+    }
+}

@@ -1,0 +1,18 @@
+//! Model bundles: loading (local, Hub, plain classifier), the BERT encoder, tokenizer,
+//! heads, and writing new bundles.
+
+pub mod backend;
+pub mod bert;
+pub mod bundle;
+pub mod config;
+pub mod heads;
+pub mod hub;
+pub mod manifest;
+pub mod tokenize;
+pub mod writer;
+
+pub use backend::{Backend, BackendError};
+pub use bundle::{Bundle, BundleError};
+pub use heads::{EmotionResult, Head, IntentResult, LabelScore, Sentiment};
+pub use manifest::{HeadKind, HeadSpec, Manifest};
+pub use tokenize::{Encoded, TextTokenizer};

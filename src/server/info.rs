@@ -1,0 +1,39 @@
+//! `GET /info`: what this server runs and accepts — model, heads with their labels,
+//! limits — so a client can discover intent sets and labels instead of hard-coding them.
+
+use super::error::ApiError;
+use super::AppState;
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+#[utoipa::path(get, path = "/info", responses((status = 200, description = "Model, heads, labels, limits")))]
+pub async fn info(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let c = state.classifier()?;
+    let m = &c.manifest;
+    let heads: Vec<Value> = c
+        .heads()
+        .iter()
+        .map(|h| {
+            json!({
+                "name": h.spec.name, "kind": h.spec.kind, "labels": h.spec.labels,
+                "temperature": h.spec.temperature, "out_of_scope": h.spec.out_of_scope,
+                "oos_threshold": h.spec.oos_threshold, "source": h.spec.source,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "name": "triage",
+        "version": env!("CARGO_PKG_VERSION"),
+        "model": {
+            "name": m.name, "version": m.version, "base_model": m.base_model,
+            "languages": m.languages, "max_seq_len": m.max_seq_len, "prefix": m.prefix,
+        },
+        "heads": heads,
+        "intent_sets": c.intent_sets(),
+        "default_intent_set": state.config.intent_set,
+        "channels": crate::text::Channel::ALL,
+        "limits": state.config.limits,
+        "engine": c.engine().config(),
+    })))
+}

@@ -1,0 +1,190 @@
+//! The HTTP layer: thin handlers, one file per resource, over [`Classifier`]. The server
+//! listens at once and loads the model in the background, so `/health` answers during
+//! start-up and `/ready` turns 200 only when the model is loaded and warmed up.
+
+mod classify;
+mod docs;
+mod embed;
+pub mod error;
+mod health;
+mod info;
+mod metrics;
+
+use crate::classify::Classifier;
+use crate::config::Config;
+use crate::error::TriageError;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use error::ApiError;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    classifier: Arc<OnceLock<Arc<Classifier>>>,
+    prometheus: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config: Arc::new(config),
+            classifier: Arc::new(OnceLock::new()),
+            prometheus: metrics::handle(),
+        }
+    }
+
+    /// The classifier, or 503 `not_ready` while the model loads.
+    pub fn classifier(&self) -> Result<&Arc<Classifier>, ApiError> {
+        self.classifier.get().ok_or(ApiError(TriageError::NotReady))
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.classifier.get().is_some()
+    }
+
+    /// Installs a loaded and warmed-up classifier; the server is ready from here on.
+    pub fn set_classifier(&self, c: Arc<Classifier>) {
+        let _ = self.classifier.set(c);
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes();
+    Router::new()
+        .route("/v1/classify", post(classify::classify))
+        .route("/v1/embed", post(embed::embed))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/info", get(info::info))
+        .route("/metrics", get(metrics::render))
+        .route("/docs", get(docs::page))
+        .route("/openapi.json", get(docs::openapi))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError(TriageError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    )))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError(TriageError::Internal("the request handler panicked".into())).into_response()
+}
+
+/// Counts and times every request by route and status, and tells clients when to retry.
+/// Logs carry the route, status and latency, never the message text.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    let secs = started.elapsed().as_secs_f64();
+    let labels = [
+        ("route", route.clone()),
+        ("method", method),
+        ("status", status.as_u16().to_string()),
+    ];
+    ::metrics::counter!("triage_http_requests_total", &labels).increment(1);
+    ::metrics::histogram!("triage_http_request_duration_seconds", "route" => route.clone())
+        .record(secs);
+    if status.is_client_error() || status.is_server_error() {
+        ::metrics::counter!("triage_http_errors_total", &labels).increment(1);
+    }
+    let retry = match status {
+        StatusCode::TOO_MANY_REQUESTS => Some(state.config.limits.retry_after_secs),
+        StatusCode::SERVICE_UNAVAILABLE => Some(1),
+        _ => None,
+    };
+    if let Some(s) = retry {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s.max(1)));
+    }
+    tracing::debug!(route, status = status.as_u16(), ms = secs * 1e3, "request");
+    resp
+}
+
+/// Loads the configured model, warms it up, and marks the state ready.
+pub fn load_model(state: &AppState) -> Result<(), crate::model::BundleError> {
+    let started = Instant::now();
+    let bundle = crate::model::Bundle::load(&state.config.model)?;
+    let classifier = Arc::new(Classifier::new(bundle, (*state.config).clone()));
+    classifier.warm_up();
+    tracing::info!(
+        model = %classifier.manifest.name,
+        version = %classifier.manifest.version,
+        secs = started.elapsed().as_secs_f64(),
+        "model loaded and warmed up"
+    );
+    state.set_classifier(classifier);
+    Ok(())
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
+/// finish (at most `shutdown_grace_secs`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = std::time::Duration::from_secs(state.config.limits.shutdown_grace_secs);
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopped_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    tokio::select! {
+        res = server => res.map_err(std::io::Error::other)?,
+        _ = async {
+            let _ = stopped_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("in-flight requests did not finish within the grace period");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,356 @@
+//! `triage train --head-only`: a new head on the frozen encoder of a base bundle, written
+//! as a bundle with the head added (or replaced). How users teach triage their own
+//! intents in minutes, and how the first shipped bundle was built.
+
+use super::cache::embed_cached;
+use super::calibrate::{fit_oos_threshold, fit_temperature, fit_thresholds};
+use super::fit::{fit_sigmoid, fit_softmax, FitOptions};
+use crate::classify::Classifier;
+use crate::config::Config;
+use crate::data::{self, Record, Split};
+use crate::eval::metrics;
+use crate::model::writer::write_bundle;
+use crate::model::{Bundle, Head, HeadKind, HeadSpec};
+use crate::text::Channel;
+use ndarray::{Array2, Axis};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct HeadOnlyArgs {
+    pub base: String,
+    /// Training data: a `.jsonl` file or `NAME:SPLIT`.
+    pub data: String,
+    /// Dev data for calibration; default: the data set's dev split, or 10% of the
+    /// training file by hash of the text.
+    pub dev: Option<String>,
+    pub head: String,
+    pub out: PathBuf,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub base_model: Option<String>,
+    pub languages: Option<Vec<String>>,
+    pub datasets: PathBuf,
+    pub fit: FitOptions,
+}
+
+/// What the fit measured, printed and written into the head's `source`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HeadReport {
+    pub head: String,
+    pub kind: HeadKind,
+    pub labels: usize,
+    pub train_examples: usize,
+    pub dev_examples: usize,
+    pub dev_metric: String,
+    pub dev_value: f64,
+    pub temperature: f32,
+    pub oos_threshold: Option<f32>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    #[error(transparent)]
+    Bundle(#[from] crate::model::BundleError),
+    #[error(transparent)]
+    Triage(#[from] crate::error::TriageError),
+    #[error("training failed: {0}")]
+    Fit(#[from] candle_core::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Training and dev records, and where dev came from (for the model card).
+fn load_data(args: &HeadOnlyArgs) -> Result<(Vec<Record>, Vec<Record>, String), TrainError> {
+    let train = data::load_spec(&args.datasets, &args.data)?;
+    if let Some(dev) = &args.dev {
+        return Ok((train, data::load_spec(&args.datasets, dev)?, dev.clone()));
+    }
+    if let Some((name, "train")) = args.data.split_once(':') {
+        if let Ok(dev) = data::load(&args.datasets, name, Split::Dev) {
+            return Ok((train, dev, format!("{name}:dev")));
+        }
+    }
+    let (train, dev): (Vec<Record>, Vec<Record>) = train
+        .into_iter()
+        .partition(|r| data::hash_split(&r.text, 10, 0) == Split::Train);
+    Ok((train, dev, format!("10% of {} by text hash", args.data)))
+}
+
+/// Sigmoid when the data carries emotions and no intents (or the head is `emotion`).
+fn head_kind(head: &str, records: &[Record]) -> HeadKind {
+    let has_intents = records.iter().any(|r| r.intent.is_some());
+    let has_emotions = records.iter().any(|r| r.emotions.is_some());
+    if head == "emotion" || (has_emotions && !has_intents) {
+        HeadKind::Sigmoid
+    } else {
+        HeadKind::Softmax
+    }
+}
+
+fn labels_of(kind: HeadKind, records: &[Record]) -> Vec<String> {
+    match kind {
+        HeadKind::Softmax => data::label_set(records),
+        HeadKind::Sigmoid => {
+            let mut set: Vec<String> = records
+                .iter()
+                .flat_map(|r| r.emotions.iter().flatten().cloned())
+                .collect();
+            set.sort();
+            set.dedup();
+            // goemotions' own order reads better in reports than alphabetical.
+            let go = data::goemotions_labels();
+            if set.iter().all(|l| go.contains(&l.as_str())) && set.len() == go.len() {
+                go.iter().map(|s| s.to_string()).collect()
+            } else {
+                set
+            }
+        }
+    }
+}
+
+/// Ekman and sentiment groupings and the frustration labels, for heads whose labels are
+/// goemotions' (what the emotion head and the policy read sentiment from).
+fn derived(labels: &[String]) -> (BTreeMap<String, BTreeMap<String, String>>, Vec<String>) {
+    let mut groupings = BTreeMap::new();
+    let ekman: BTreeMap<String, String> = labels
+        .iter()
+        .filter_map(|l| Some((l.clone(), data::ekman_group(l)?.to_string())))
+        .collect();
+    let sentiment: BTreeMap<String, String> = labels
+        .iter()
+        .filter_map(|l| Some((l.clone(), data::sentiment_group(l)?.to_string())))
+        .collect();
+    if ekman.len() == labels.len() {
+        groupings.insert("ekman".to_string(), ekman);
+    }
+    if sentiment.len() == labels.len() {
+        groupings.insert("sentiment".to_string(), sentiment);
+    }
+    let frustration = ["anger", "annoyance", "disappointment", "disgust"]
+        .iter()
+        .filter(|l| labels.iter().any(|x| x == *l))
+        .map(|s| s.to_string())
+        .collect();
+    (groupings, frustration)
+}
+
+fn texts(records: &[Record]) -> Vec<(String, Channel)> {
+    records
+        .iter()
+        .map(|r| (r.text.clone(), r.channel))
+        .collect()
+}
+
+fn class_targets(records: &[Record], labels: &[String]) -> Vec<u32> {
+    records
+        .iter()
+        .map(|r| {
+            let l = r.intent.as_deref().unwrap_or("");
+            labels.iter().position(|x| x == l).unwrap_or(usize::MAX) as u32
+        })
+        .collect()
+}
+
+fn multi_hot(records: &[Record], labels: &[String]) -> Array2<f32> {
+    let mut y = Array2::zeros((records.len(), labels.len()));
+    for (i, r) in records.iter().enumerate() {
+        for e in r.emotions.iter().flatten() {
+            if let Some(j) = labels.iter().position(|x| x == e) {
+                y[[i, j]] = 1.0;
+            }
+        }
+    }
+    y
+}
+
+/// Keeps records that carry a label for this kind of head (and, for dev, a known label).
+fn usable(records: Vec<Record>, kind: HeadKind, labels: Option<&[String]>) -> Vec<Record> {
+    records
+        .into_iter()
+        .filter(|r| match kind {
+            HeadKind::Softmax => r
+                .intent
+                .as_ref()
+                .is_some_and(|i| labels.is_none_or(|ls| ls.contains(i))),
+            HeadKind::Sigmoid => r.emotions.is_some(),
+        })
+        .collect()
+}
+
+pub fn run(args: &HeadOnlyArgs, config: Config) -> Result<HeadReport, TrainError> {
+    let started = std::time::Instant::now();
+    let (train, dev, dev_source) = load_data(args)?;
+    let kind = head_kind(&args.head, &train);
+    let train = usable(train, kind, None);
+    if train.is_empty() {
+        return Err(TrainError::Invalid(format!(
+            "{}: no records with {} labels",
+            args.data,
+            if kind == HeadKind::Softmax {
+                "intent"
+            } else {
+                "emotions"
+            }
+        )));
+    }
+    let labels = labels_of(kind, &train);
+    if labels.len() < 2 {
+        return Err(TrainError::Invalid(format!(
+            "{}: need at least 2 labels, found {}",
+            args.data,
+            labels.len()
+        )));
+    }
+    let dev = usable(dev, kind, Some(&labels));
+    tracing::info!(head = %args.head, ?kind, labels = labels.len(), train = train.len(), dev = dev.len(), "fitting head");
+
+    let classifier = Classifier::new(Bundle::load(&args.base)?, config);
+    let x = embed_cached(&classifier, &texts(&train), "train")?;
+    let xd = embed_cached(&classifier, &texts(&dev), "dev")?;
+
+    let mut spec = HeadSpec {
+        name: args.head.clone(),
+        kind,
+        labels: labels.clone(),
+        temperature: 1.0,
+        thresholds: vec![],
+        out_of_scope: labels.iter().find(|l| *l == data::OOS).cloned(),
+        oos_threshold: None,
+        groupings: Default::default(),
+        frustration: vec![],
+        source: None,
+    };
+    let (head, metric, value) = match kind {
+        HeadKind::Softmax => {
+            let y = class_targets(&train, &labels);
+            let (w, b) = fit_softmax(&x, &y, labels.len(), &args.fit)?;
+            let yd = class_targets(&dev, &labels);
+            if !dev.is_empty() {
+                let logits = xd.dot(&w.t()) + &b;
+                spec.temperature = fit_temperature(logits.view(), &yd);
+            }
+            let head =
+                Head::new(spec.clone(), w.clone(), b.clone()).map_err(TrainError::Invalid)?;
+            if !dev.is_empty() {
+                spec.oos_threshold = fit_oos_threshold(&head, head.scores(xd.view()).view(), &yd);
+            }
+            let head = Head::new(spec.clone(), w, b).map_err(TrainError::Invalid)?;
+            let acc = accuracy(&head, &xd, &yd);
+            (head, "accuracy", acc)
+        }
+        HeadKind::Sigmoid => {
+            let y = multi_hot(&train, &labels);
+            let (w, b) = fit_sigmoid(&x, &y, &args.fit)?;
+            let (groupings, frustration) = derived(&labels);
+            spec.groupings = groupings;
+            spec.frustration = frustration;
+            let yd = multi_hot(&dev, &labels);
+            let probe =
+                Head::new(spec.clone(), w.clone(), b.clone()).map_err(TrainError::Invalid)?;
+            spec.thresholds = if dev.is_empty() {
+                vec![0.5; labels.len()]
+            } else {
+                fit_thresholds(probe.scores(xd.view()).view(), &yd)
+            };
+            let head = Head::new(spec.clone(), w, b).map_err(TrainError::Invalid)?;
+            let f1 = macro_f1(&head, &xd, &yd);
+            (head, "macro_f1", f1)
+        }
+    };
+    let mut report = HeadReport {
+        head: args.head.clone(),
+        kind,
+        labels: labels.len(),
+        train_examples: train.len(),
+        dev_examples: dev.len(),
+        dev_metric: metric.into(),
+        dev_value: value,
+        temperature: head.spec.temperature,
+        oos_threshold: head.spec.oos_threshold,
+        seconds: 0.0,
+    };
+    let mut head = head;
+    head.spec.source = Some(format!(
+        "linear head on frozen encoder embeddings; train {} ({} examples), dev {} ({} examples, {} {:.4})",
+        args.data,
+        train.len(),
+        dev_source,
+        dev.len(),
+        metric,
+        value
+    ));
+    write_with_head(&classifier, args, head)?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn accuracy(head: &Head, x: &Array2<f32>, gold: &[u32]) -> f64 {
+    if gold.is_empty() {
+        return 0.0;
+    }
+    let probs = head.scores(x.view());
+    let correct = probs
+        .axis_iter(Axis(0))
+        .zip(gold)
+        .filter(|(row, &g)| {
+            let r = crate::model::heads::intent_result(&head.spec, &row.to_vec(), 1);
+            head.spec.labels.get(g as usize) == Some(&r.label)
+        })
+        .count();
+    correct as f64 / gold.len() as f64
+}
+
+fn macro_f1(head: &Head, x: &Array2<f32>, gold: &Array2<f32>) -> f64 {
+    let scores = head.scores(x.view());
+    let to_rows = |a: &Array2<f32>, f: fn(f32) -> bool| -> Vec<Vec<bool>> {
+        a.outer_iter()
+            .map(|r| r.iter().map(|&v| f(v)).collect())
+            .collect()
+    };
+    let gold = to_rows(gold, |v| v > 0.5);
+    let scores: Vec<Vec<f64>> = scores
+        .outer_iter()
+        .map(|r| r.iter().map(|&v| v as f64).collect())
+        .collect();
+    let thresholds: Vec<f64> = head.spec.thresholds.iter().map(|&t| t as f64).collect();
+    metrics::multilabel_report(&gold, &scores, &thresholds, &head.spec.labels)
+        .map(|r| r.macro_f1)
+        .unwrap_or(0.0)
+}
+
+fn write_with_head(c: &Classifier, args: &HeadOnlyArgs, head: Head) -> Result<(), TrainError> {
+    let mut manifest = c.manifest.clone();
+    if let Some(n) = &args.name {
+        manifest.name = n.clone();
+    }
+    if let Some(v) = &args.version {
+        manifest.version = v.clone();
+    }
+    if let Some(v) = &args.base_model {
+        manifest.base_model = v.clone();
+    }
+    if let Some(v) = &args.languages {
+        manifest.languages = v.clone();
+    }
+    let mut heads: Vec<Head> = c
+        .heads()
+        .iter()
+        .filter(|h| h.spec.name != head.spec.name)
+        .cloned()
+        .collect();
+    heads.push(head);
+    manifest.heads = heads.iter().map(|h| h.spec.clone()).collect();
+    write_bundle(&args.out, &c.files, &manifest, &heads)?;
+    super::card::write_model_card(&args.out, &manifest).map_err(|e| {
+        TrainError::Invalid(format!("{}: {e}", args.out.join("MODEL_CARD.md").display()))
+    })?;
+    Ok(())
+}
+
+pub fn default_datasets() -> PathBuf {
+    data::default_root()
+}

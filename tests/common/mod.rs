@@ -1,0 +1,197 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared` beside the checkout (always there in CI), or `$TRIAGE_SHARED`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("TRIAGE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+use triage::config::Config;
+use triage::server::{self, AppState};
+
+/// The shipped default bundle.
+pub fn default_model() -> String {
+    repo_path("models/triage-en-small")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// An in-process server on an ephemeral port, stopped (gracefully) on drop.
+pub struct TestServer {
+    pub addr: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(edit: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(edit, true)
+    }
+
+    /// `load = false` leaves the model unloaded, as during start-up.
+    pub fn start_with(edit: impl FnOnce(&mut Config), load: bool) -> Self {
+        let mut config = Config {
+            model: default_model(),
+            ..Config::default()
+        };
+        edit(&mut config);
+        let state = AppState::new(config);
+        if load {
+            server::load_model(&state).expect("model loads");
+        }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx
+                    .send(listener.local_addr().unwrap().to_string())
+                    .unwrap();
+                server::serve(listener, state, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        let addr = addr_rx.recv().unwrap();
+        Self {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+}
+
+/// POSTs raw bytes; returns status and parsed JSON body (errors included).
+pub fn post_raw(url: &str, body: &[u8]) -> (u16, serde_json::Value, Option<String>) {
+    let resp = match agent()
+        .post(url)
+        .set("content-type", "application/json")
+        .send_bytes(body)
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let status = resp.status();
+    let retry = resp.header("retry-after").map(String::from);
+    let json = resp.into_json().unwrap_or(serde_json::Value::Null);
+    (status, json, retry)
+}
+
+pub fn post(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let (s, j, _) = post_raw(url, body.to_string().as_bytes());
+    (s, j)
+}
+
+pub fn get(url: &str) -> (u16, String) {
+    match agent().get(url).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+/// banking77 test texts, the load the benchmarks use too.
+pub fn banking_texts(n: usize) -> Vec<String> {
+    let root = shared_dir().join("datasets");
+    triage::data::load(&root, "banking77", triage::data::Split::Test)
+        .unwrap()
+        .into_iter()
+        .take(n)
+        .map(|r| r.text)
+        .collect()
+}
+
+/// Copies a bundle directory (files only) so a test can damage the copy.
+pub fn copy_bundle(from: &std::path::Path, to: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// Sends a body of `len` bytes over a raw socket, ignoring write errors (a server may
+/// answer 413 and close before reading it all), and returns status and response body.
+pub fn post_oversized(addr: &str, path: &str, len: usize) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
+    );
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes());
+        let chunk = vec![b'a'; 64 * 1024];
+        let mut sent = 0;
+        while sent < len {
+            if writer
+                .write_all(&chunk[..chunk.len().min(len - sent)])
+                .is_err()
+            {
+                break;
+            }
+            sent += chunk.len();
+        }
+    });
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
