@@ -1,8 +1,10 @@
 //! `triage train`.
 
 use crate::config::Config;
+use crate::train::finetune;
 use crate::train::fit::FitOptions;
 use crate::train::head_only::{self, HeadOnlyArgs};
+use crate::train::recipe::Recipe;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -47,19 +49,26 @@ pub struct TrainArgs {
     /// Learning rate
     #[arg(long, default_value_t = FitOptions::default().lr)]
     lr: f64,
-    /// Fine-tuning recipe (TOML)
+    /// Fine-tuning recipe (TOML), e.g. eval/recipes/triage-en-small.toml
     #[arg(long, conflicts_with = "head_only")]
     recipe: Option<PathBuf>,
+    /// Continue an interrupted --recipe run from its last checkpoint
+    #[arg(long, requires = "recipe")]
+    resume: bool,
 }
 
 pub fn run(config: Config, a: TrainArgs) -> anyhow::Result<()> {
-    if a.recipe.is_some() {
-        anyhow::bail!(
-            "--recipe (fine-tuning the whole encoder) is not implemented yet; use --head-only"
-        );
+    if let Some(path) = &a.recipe {
+        let recipe = Recipe::load(path).map_err(|e| anyhow::anyhow!(e))?;
+        let root = a.datasets.unwrap_or_else(head_only::default_datasets);
+        let report = finetune::run(&recipe, &root, config, a.resume)?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
     }
     if !a.head_only {
-        anyhow::bail!("say --head-only (fit a head on the frozen encoder)");
+        anyhow::bail!(
+            "say --recipe FILE (fine-tuning) or --head-only (a head on the frozen encoder)"
+        );
     }
     let need = |v: Option<String>, flag: &str| {
         v.ok_or_else(|| anyhow::anyhow!("--head-only needs {flag}"))

@@ -8,7 +8,39 @@
 
 use super::config::BertConfig;
 use candle_core::{DType, Module, Result, Tensor, D};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Embedding, Linear, VarBuilder};
+
+/// Layer norm with two paths: candle-nn's fused kernel for serving, and the composite
+/// (differentiable) form for training — the fused kernel has no backward pass and would
+/// silently cut the gradient to every layer below it.
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn new(weight: Tensor, bias: Tensor, eps: f64) -> Self {
+        Self { weight, bias, eps }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        if train {
+            candle_nn::ops::layer_norm_slow(xs, &self.weight, &self.bias, self.eps as f32)
+        } else {
+            candle_nn::ops::layer_norm(xs, &self.weight, &self.bias, self.eps as f32)
+        }
+    }
+}
+
+/// Softmax over the last axis; the fused kernel has no backward pass either.
+fn softmax(xs: &Tensor, train: bool) -> Result<Tensor> {
+    if train {
+        candle_nn::ops::softmax(xs, D::Minus1)
+    } else {
+        candle_nn::ops::softmax_last_dim(xs)
+    }
+}
 
 /// A padded batch of token ids, shape `[batch, seq]`, and its attention mask (1 = token).
 pub struct BatchInput {
@@ -82,7 +114,7 @@ impl Embeddings {
         })
     }
 
-    fn forward(&self, input: &BatchInput) -> Result<Tensor> {
+    fn forward(&self, input: &BatchInput, train: bool) -> Result<Tensor> {
         let (_b, seq) = input.ids.dims2()?;
         let positions = Tensor::arange(0u32, seq as u32, input.ids.device())?;
         let xs = self
@@ -90,7 +122,7 @@ impl Embeddings {
             .forward(&input.ids)?
             .add(&self.token_type.forward(&input.type_ids)?)?
             .broadcast_add(&self.position.forward(&positions)?)?;
-        self.norm.forward(&xs)
+        self.norm.forward(&xs, train)
     }
 }
 
@@ -167,7 +199,7 @@ impl Attention {
         let k = self.split_heads(&k)?;
         let v = self.split_heads(&v)?;
         let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = softmax(&scores, train)?;
         let probs = dropout(&probs, p, train)?;
         let ctx = probs
             .matmul(&v)?
@@ -175,7 +207,7 @@ impl Attention {
             .contiguous()?
             .reshape((b, s, h))?;
         let out = dropout(&self.output.forward(&ctx)?, p, train)?;
-        self.norm.forward(&(out + xs)?)
+        self.norm.forward(&(out + xs)?, train)
     }
 }
 
@@ -214,7 +246,7 @@ impl Layer {
         let xs = self.attention.forward(xs, bias, p, train)?;
         let inner = self.act.apply(&self.intermediate.forward(&xs)?)?;
         let out = dropout(&self.output.forward(&inner)?, p, train)?;
-        self.norm.forward(&(out + xs)?)
+        self.norm.forward(&(out + xs)?, train)
     }
 }
 
@@ -250,12 +282,34 @@ impl BertModel {
 
     /// Last hidden states `[b, s, h]`.
     pub fn forward(&self, input: &BatchInput, train: bool) -> Result<Tensor> {
-        let mut xs = dropout(&self.embeddings.forward(input)?, self.dropout, train)?;
+        self.hidden_after(input, self.layers.len(), train)
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Hidden states after the first `k` layers (0 = embeddings only). Training with the
+    /// lower layers frozen computes these once per example and caches them.
+    pub fn hidden_after(&self, input: &BatchInput, k: usize, train: bool) -> Result<Tensor> {
+        let xs = dropout(&self.embeddings.forward(input, train)?, self.dropout, train)?;
+        self.forward_layers(&xs, &input.mask, 0..k.min(self.layers.len()), train)
+    }
+
+    /// Runs `layers` on hidden states `xs` `[b, s, h]` with attention mask `[b, s]`.
+    pub fn forward_layers(
+        &self,
+        xs: &Tensor,
+        mask: &Tensor,
+        layers: std::ops::Range<usize>,
+        train: bool,
+    ) -> Result<Tensor> {
         // Additive mask: 0 for tokens, a large negative for padding, shape [b, 1, 1, s].
-        let (b, s) = input.mask.dims2()?;
-        let mask = input.mask.to_dtype(DType::F32)?;
+        let (b, s) = mask.dims2()?;
+        let mask = mask.to_dtype(DType::F32)?;
         let bias = ((mask - 1.0)? * 1e4)?.reshape((b, 1, 1, s))?;
-        for layer in &self.layers {
+        let mut xs = xs.clone();
+        for layer in &self.layers[layers] {
             xs = layer.forward(&xs, &bias, self.dropout, train)?;
         }
         Ok(xs)
@@ -276,4 +330,82 @@ pub fn mean_pool_normalize(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let mean = summed.broadcast_div(&counts)?;
     let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
     mean.broadcast_div(&norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use candle_nn::VarMap;
+
+    fn tiny() -> BertConfig {
+        serde_json::from_str(
+            r#"{"vocab_size": 20, "hidden_size": 8, "num_hidden_layers": 2,
+                "num_attention_heads": 2, "intermediate_size": 16,
+                "max_position_embeddings": 16, "hidden_dropout_prob": 0.0}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn training_mode_propagates_gradients_to_the_first_layer() {
+        let varmap = VarMap::new();
+        let model = BertModel::load(
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+            &tiny(),
+        )
+        .unwrap();
+        let input = BatchInput {
+            ids: Tensor::new(&[[1u32, 2, 3, 0]], &Device::Cpu).unwrap(),
+            type_ids: Tensor::zeros((1, 4), DType::U32, &Device::Cpu).unwrap(),
+            mask: Tensor::new(&[[1u32, 1, 1, 0]], &Device::Cpu).unwrap(),
+        };
+        let loss = model
+            .sentence_embeddings(&input, true)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        let vars = varmap.data().lock().unwrap();
+        for name in [
+            "encoder.layer.0.attention.self.query.weight",
+            "encoder.layer.0.output.LayerNorm.weight",
+            "embeddings.word_embeddings.weight",
+        ] {
+            assert!(
+                grads.get(vars[name].as_tensor()).is_some(),
+                "no gradient for {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn serving_and_training_paths_agree_without_dropout() {
+        let varmap = VarMap::new();
+        let model = BertModel::load(
+            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+            &tiny(),
+        )
+        .unwrap();
+        let input = BatchInput {
+            ids: Tensor::new(&[[4u32, 5, 6]], &Device::Cpu).unwrap(),
+            type_ids: Tensor::zeros((1, 3), DType::U32, &Device::Cpu).unwrap(),
+            mask: Tensor::new(&[[1u32, 1, 1]], &Device::Cpu).unwrap(),
+        };
+        let a = model
+            .sentence_embeddings(&input, false)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let b = model
+            .sentence_embeddings(&input, true)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        for (x, y) in a[0].iter().zip(&b[0]) {
+            assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        }
+    }
 }

@@ -87,3 +87,11 @@ pub fn write_with_encoder(
     }
     Ok(())
 }
+
+/// Rewrites only `bundle.toml` (re-calibrated heads; the weights are unchanged).
+pub fn write_manifest(out: &Path, manifest: &Manifest) -> Result<(), BundleError> {
+    let path = out.join("bundle.toml");
+    manifest.validate().map_err(|e| io_err(&path, e))?;
+    let toml = toml::to_string_pretty(manifest).map_err(|e| io_err(&path, e))?;
+    std::fs::write(&path, toml).map_err(|e| io_err(&path, e))
+}

@@ -5,15 +5,14 @@
 use super::cache::embed_cached;
 use super::calibrate::{fit_oos_threshold, fit_temperature, fit_thresholds};
 use super::fit::{fit_sigmoid, fit_softmax, FitOptions};
+use super::targets::{class_targets, derived, head_kind, labels_of, multi_hot, texts, usable};
 use crate::classify::Classifier;
 use crate::config::Config;
 use crate::data::{self, Record, Split};
 use crate::eval::metrics;
 use crate::model::writer::write_bundle;
 use crate::model::{Bundle, Head, HeadKind, HeadSpec};
-use crate::text::Channel;
 use ndarray::{Array2, Axis};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
@@ -80,107 +79,6 @@ fn load_data(args: &HeadOnlyArgs) -> Result<(Vec<Record>, Vec<Record>, String), 
     Ok((train, dev, format!("10% of {} by text hash", args.data)))
 }
 
-/// Sigmoid when the data carries emotions and no intents (or the head is `emotion`).
-fn head_kind(head: &str, records: &[Record]) -> HeadKind {
-    let has_intents = records.iter().any(|r| r.intent.is_some());
-    let has_emotions = records.iter().any(|r| r.emotions.is_some());
-    if head == "emotion" || (has_emotions && !has_intents) {
-        HeadKind::Sigmoid
-    } else {
-        HeadKind::Softmax
-    }
-}
-
-fn labels_of(kind: HeadKind, records: &[Record]) -> Vec<String> {
-    match kind {
-        HeadKind::Softmax => data::label_set(records),
-        HeadKind::Sigmoid => {
-            let mut set: Vec<String> = records
-                .iter()
-                .flat_map(|r| r.emotions.iter().flatten().cloned())
-                .collect();
-            set.sort();
-            set.dedup();
-            // goemotions' own order reads better in reports than alphabetical.
-            let go = data::goemotions_labels();
-            if set.iter().all(|l| go.contains(&l.as_str())) && set.len() == go.len() {
-                go.iter().map(|s| s.to_string()).collect()
-            } else {
-                set
-            }
-        }
-    }
-}
-
-/// Ekman and sentiment groupings and the frustration labels, for heads whose labels are
-/// goemotions' (what the emotion head and the policy read sentiment from).
-fn derived(labels: &[String]) -> (BTreeMap<String, BTreeMap<String, String>>, Vec<String>) {
-    let mut groupings = BTreeMap::new();
-    let ekman: BTreeMap<String, String> = labels
-        .iter()
-        .filter_map(|l| Some((l.clone(), data::ekman_group(l)?.to_string())))
-        .collect();
-    let sentiment: BTreeMap<String, String> = labels
-        .iter()
-        .filter_map(|l| Some((l.clone(), data::sentiment_group(l)?.to_string())))
-        .collect();
-    if ekman.len() == labels.len() {
-        groupings.insert("ekman".to_string(), ekman);
-    }
-    if sentiment.len() == labels.len() {
-        groupings.insert("sentiment".to_string(), sentiment);
-    }
-    let frustration = ["anger", "annoyance", "disappointment", "disgust"]
-        .iter()
-        .filter(|l| labels.iter().any(|x| x == *l))
-        .map(|s| s.to_string())
-        .collect();
-    (groupings, frustration)
-}
-
-fn texts(records: &[Record]) -> Vec<(String, Channel)> {
-    records
-        .iter()
-        .map(|r| (r.text.clone(), r.channel))
-        .collect()
-}
-
-fn class_targets(records: &[Record], labels: &[String]) -> Vec<u32> {
-    records
-        .iter()
-        .map(|r| {
-            let l = r.intent.as_deref().unwrap_or("");
-            labels.iter().position(|x| x == l).unwrap_or(usize::MAX) as u32
-        })
-        .collect()
-}
-
-fn multi_hot(records: &[Record], labels: &[String]) -> Array2<f32> {
-    let mut y = Array2::zeros((records.len(), labels.len()));
-    for (i, r) in records.iter().enumerate() {
-        for e in r.emotions.iter().flatten() {
-            if let Some(j) = labels.iter().position(|x| x == e) {
-                y[[i, j]] = 1.0;
-            }
-        }
-    }
-    y
-}
-
-/// Keeps records that carry a label for this kind of head (and, for dev, a known label).
-fn usable(records: Vec<Record>, kind: HeadKind, labels: Option<&[String]>) -> Vec<Record> {
-    records
-        .into_iter()
-        .filter(|r| match kind {
-            HeadKind::Softmax => r
-                .intent
-                .as_ref()
-                .is_some_and(|i| labels.is_none_or(|ls| ls.contains(i))),
-            HeadKind::Sigmoid => r.emotions.is_some(),
-        })
-        .collect()
-}
-
 pub fn run(args: &HeadOnlyArgs, config: Config) -> Result<HeadReport, TrainError> {
     let started = std::time::Instant::now();
     let (train, dev, dev_source) = load_data(args)?;
@@ -212,55 +110,14 @@ pub fn run(args: &HeadOnlyArgs, config: Config) -> Result<HeadReport, TrainError
     let x = embed_cached(&classifier, &texts(&train), "train")?;
     let xd = embed_cached(&classifier, &texts(&dev), "dev")?;
 
-    let mut spec = HeadSpec {
-        name: args.head.clone(),
-        kind,
-        labels: labels.clone(),
-        temperature: 1.0,
-        thresholds: vec![],
-        out_of_scope: labels.iter().find(|l| *l == data::OOS).cloned(),
-        oos_threshold: None,
-        groupings: Default::default(),
-        frustration: vec![],
-        source: None,
-    };
-    let (head, metric, value) = match kind {
+    let spec = new_spec(&args.head, kind, &labels);
+    let (w, b) = match kind {
         HeadKind::Softmax => {
-            let y = class_targets(&train, &labels);
-            let (w, b) = fit_softmax(&x, &y, labels.len(), &args.fit)?;
-            let yd = class_targets(&dev, &labels);
-            if !dev.is_empty() {
-                let logits = xd.dot(&w.t()) + &b;
-                spec.temperature = fit_temperature(logits.view(), &yd);
-            }
-            let head =
-                Head::new(spec.clone(), w.clone(), b.clone()).map_err(TrainError::Invalid)?;
-            if !dev.is_empty() {
-                spec.oos_threshold = fit_oos_threshold(&head, head.scores(xd.view()).view(), &yd);
-            }
-            let head = Head::new(spec.clone(), w, b).map_err(TrainError::Invalid)?;
-            let acc = accuracy(&head, &xd, &yd);
-            (head, "accuracy", acc)
+            fit_softmax(&x, &class_targets(&train, &labels), labels.len(), &args.fit)?
         }
-        HeadKind::Sigmoid => {
-            let y = multi_hot(&train, &labels);
-            let (w, b) = fit_sigmoid(&x, &y, &args.fit)?;
-            let (groupings, frustration) = derived(&labels);
-            spec.groupings = groupings;
-            spec.frustration = frustration;
-            let yd = multi_hot(&dev, &labels);
-            let probe =
-                Head::new(spec.clone(), w.clone(), b.clone()).map_err(TrainError::Invalid)?;
-            spec.thresholds = if dev.is_empty() {
-                vec![0.5; labels.len()]
-            } else {
-                fit_thresholds(probe.scores(xd.view()).view(), &yd)
-            };
-            let head = Head::new(spec.clone(), w, b).map_err(TrainError::Invalid)?;
-            let f1 = macro_f1(&head, &xd, &yd);
-            (head, "macro_f1", f1)
-        }
+        HeadKind::Sigmoid => fit_sigmoid(&x, &multi_hot(&train, &labels), &args.fit)?,
     };
+    let (head, metric, value) = calibrated_head(spec, w, b, &xd, &dev)?;
     let mut report = HeadReport {
         head: args.head.clone(),
         kind,
@@ -286,6 +143,70 @@ pub fn run(args: &HeadOnlyArgs, config: Config) -> Result<HeadReport, TrainError
     write_with_head(&classifier, args, head)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A head spec with the defaults a fresh head starts from (out-of-scope when the labels
+/// include clinc150's `oos`; goemotions groupings for emotion labels).
+pub fn new_spec(name: &str, kind: HeadKind, labels: &[String]) -> HeadSpec {
+    let (groupings, frustration) = match kind {
+        HeadKind::Sigmoid => derived(labels),
+        HeadKind::Softmax => Default::default(),
+    };
+    HeadSpec {
+        name: name.to_string(),
+        kind,
+        labels: labels.to_vec(),
+        temperature: 1.0,
+        thresholds: if kind == HeadKind::Sigmoid {
+            vec![0.5; labels.len()]
+        } else {
+            vec![]
+        },
+        out_of_scope: labels.iter().find(|l| *l == data::OOS).cloned(),
+        oos_threshold: None,
+        groupings,
+        frustration,
+        source: None,
+    }
+}
+
+/// Calibrates a fitted head on dev embeddings — temperature and out-of-scope threshold
+/// for softmax heads, per-label thresholds for sigmoid heads — and returns it with its
+/// dev figure (accuracy or macro-F1).
+pub fn calibrated_head(
+    mut spec: HeadSpec,
+    w: Array2<f32>,
+    b: ndarray::Array1<f32>,
+    xd: &Array2<f32>,
+    dev: &[Record],
+) -> Result<(Head, &'static str, f64), TrainError> {
+    let labels = spec.labels.clone();
+    let head = |spec: &HeadSpec| {
+        Head::new(spec.clone(), w.clone(), b.clone()).map_err(TrainError::Invalid)
+    };
+    match spec.kind {
+        HeadKind::Softmax => {
+            let yd = class_targets(dev, &labels);
+            if !dev.is_empty() {
+                spec.temperature = fit_temperature((xd.dot(&w.t()) + &b).view(), &yd);
+                let probe = head(&spec)?;
+                spec.oos_threshold = fit_oos_threshold(&probe, probe.scores(xd.view()).view(), &yd);
+            }
+            let h = head(&spec)?;
+            let acc = accuracy(&h, xd, &yd);
+            Ok((h, "accuracy", acc))
+        }
+        HeadKind::Sigmoid => {
+            let yd = multi_hot(dev, &labels);
+            if !dev.is_empty() {
+                let probe = head(&spec)?;
+                spec.thresholds = fit_thresholds(probe.scores(xd.view()).view(), &yd);
+            }
+            let h = head(&spec)?;
+            let f1 = macro_f1(&h, xd, &yd);
+            Ok((h, "macro_f1", f1))
+        }
+    }
 }
 
 fn accuracy(head: &Head, x: &Array2<f32>, gold: &[u32]) -> f64 {

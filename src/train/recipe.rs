@@ -1,0 +1,116 @@
+//! Fine-tuning recipes (`eval/recipes/*.toml`): everything a training run depends on, so
+//! that the file reproduces the bundle it produced.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    pub name: String,
+    pub version: String,
+    /// Base encoder: a bare sentence-transformers BERT directory or hub id.
+    pub base: String,
+    pub base_model: String,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    #[serde(default = "default_max_len")]
+    pub max_seq_len: usize,
+    #[serde(default)]
+    pub prefix: String,
+    pub out: PathBuf,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub train: TrainSettings,
+    #[serde(default)]
+    pub augment: Augment,
+    #[serde(rename = "task")]
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    /// Passes over the (mixed) training data.
+    pub epochs: f64,
+    pub batch_size: usize,
+    /// Peak learning rate of the encoder layers.
+    pub lr: f64,
+    /// Peak learning rate of the heads (they start from zero and need to move further).
+    pub head_lr: f64,
+    /// Fraction of steps with linear warm-up; then linear decay to zero.
+    pub warmup: f64,
+    pub weight_decay: f64,
+    pub dropout: f64,
+    /// Global gradient-norm clip.
+    pub clip: f64,
+    /// Lower encoder layers kept frozen; their outputs are computed once and cached,
+    /// which is what makes fine-tuning fit in minutes on two CPU cores.
+    pub freeze_layers: usize,
+    /// Evaluate on dev every this many steps (early stopping, checkpoints).
+    pub eval_every: usize,
+    /// Stop after this many evaluations without improvement.
+    pub patience: usize,
+    /// Hard budget: stop (keeping the best weights) after this many minutes.
+    pub max_minutes: f64,
+    /// Dev examples per task used for early stopping (a fixed subsample keeps the
+    /// periodic evaluation cheap); calibration always uses the whole dev split.
+    #[serde(default = "default_dev_for_stopping")]
+    pub dev_for_stopping: usize,
+}
+
+fn default_dev_for_stopping() -> usize {
+    1000
+}
+
+/// Training-time augmentation: for each training text, with these probabilities, add a
+/// voice-style and a social-style variant (seeded), so one model serves every channel.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Augment {
+    #[serde(default)]
+    pub voice: f64,
+    #[serde(default)]
+    pub social: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    /// Head trained by this task (`intent.banking`, `emotion`, ...).
+    pub head: String,
+    /// Training data: `NAME:SPLIT` or a `.jsonl` file.
+    pub data: String,
+    /// Dev data (early stopping, calibration).
+    pub dev: String,
+    /// Relative share of training batches; default: proportional to sqrt(size).
+    #[serde(default)]
+    pub weight: Option<f64>,
+    /// Cap on training examples (deterministic subsample), to balance time.
+    #[serde(default)]
+    pub max_examples: Option<usize>,
+}
+
+fn default_max_len() -> usize {
+    128
+}
+fn default_seed() -> u64 {
+    42
+}
+
+impl Recipe {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let r: Recipe = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if r.tasks.is_empty() {
+            return Err(format!("{}: no [[task]]", path.display()));
+        }
+        if r.train.batch_size == 0 || r.train.epochs <= 0.0 {
+            return Err(format!(
+                "{}: batch_size and epochs must be > 0",
+                path.display()
+            ));
+        }
+        Ok(r)
+    }
+}
