@@ -114,3 +114,46 @@ impl Recipe {
         Ok(r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_recipe_parses_and_trains_only_permissive_data() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/recipes");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let r = Recipe::load(&path).unwrap();
+            for t in &r.tasks {
+                let name = t.data.split(':').next().unwrap();
+                let info = crate::data::dataset_info(name)
+                    .unwrap_or_else(|| panic!("{}: unknown data {name}", path.display()));
+                assert!(
+                    info.permissive,
+                    "{}: {name} is not cleared for shipped weights",
+                    path.display()
+                );
+            }
+            seen += 1;
+        }
+        assert!(
+            seen >= 2,
+            "expected the en and multi recipes in {}",
+            dir.display()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let dir = std::env::temp_dir().join(format!("triage-recipe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("r.toml");
+        std::fs::write(&p, "name = \"x\"\nversion = \"1\"\nbase = \"b\"\nbase_model = \"b\"\nout = \"o\"\nepochz = 3\n").unwrap();
+        assert!(Recipe::load(&p).unwrap_err().contains("epochz"));
+    }
+}
