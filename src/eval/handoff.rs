@@ -253,6 +253,8 @@ pub struct HandoffEval {
 }
 
 pub const MISTAKES_PER_GROUP: usize = 5;
+/// Steps of the threshold sweep (0, 0.02, …, 1).
+pub const SWEEP_STEPS: usize = 50;
 
 /// Runs every case through `decider` at the configured threshold and over the sweep.
 /// `responses` are parallel to `cases`.
@@ -287,14 +289,17 @@ pub fn simulate(
         .collect();
 
     let actions = decide_all(configured);
-    let at_threshold = point(f64::from(configured), cases, &actions, &wrong_intent);
-    let mut thresholds: Vec<f32> = (0..=50).map(|i| i as f32 / 50.0).collect();
-    thresholds.push(configured);
-    thresholds.sort_by(f32::total_cmp);
+    let at_threshold = point(super::decimal(configured), cases, &actions, &wrong_intent);
+    // Thresholds in f64 for the report (0.1, not 0.10000000149); deciders get f32.
+    let mut thresholds: Vec<f64> = (0..=SWEEP_STEPS)
+        .map(|i| i as f64 / SWEEP_STEPS as f64)
+        .collect();
+    thresholds.push(super::decimal(configured));
+    thresholds.sort_by(f64::total_cmp);
     thresholds.dedup();
     let sweep = thresholds
         .iter()
-        .map(|&t| point(f64::from(t), cases, &decide_all(t), &wrong_intent))
+        .map(|&t| point(t, cases, &decide_all(t as f32), &wrong_intent))
         .collect();
 
     let groups = Group::ALL
@@ -350,7 +355,7 @@ pub fn simulate(
         intent_set: intent_set.to_string(),
         split,
         n: cases.len() as u64,
-        threshold: f64::from(configured),
+        threshold: super::decimal(configured),
         groups,
         at_threshold,
         sweep,

@@ -47,7 +47,7 @@ pub struct IntentEval {
 pub struct OosEval {
     pub label: String,
     /// The bundle's `oos_threshold` (confidence below it counts as out of scope).
-    pub operating_threshold: Option<f32>,
+    pub operating_threshold: Option<f64>,
     /// At the bundle's operating point, as served.
     pub report: OosReport,
     /// AUROC of the out-of-scope score `1 − max in-scope probability`.
@@ -231,7 +231,7 @@ fn oos_eval(
         .collect();
     let mut thresholds = even_thresholds(SWEEP_STEPS);
     if let Some(t) = spec.oos_threshold {
-        thresholds.push(f64::from(t));
+        thresholds.push(super::decimal(t));
         thresholds.sort_by(f64::total_cmp);
         thresholds.dedup();
     }
@@ -247,7 +247,7 @@ fn oos_eval(
     )?;
     Ok(OosEval {
         label: oos.to_string(),
-        operating_threshold: spec.oos_threshold,
+        operating_threshold: spec.oos_threshold.map(super::decimal),
         report,
         auroc,
         sweep,

@@ -43,8 +43,9 @@ fn pct(v: f64) -> String {
 
 /// Thresholds shown in sweep tables: every 0.1 and the marked one.
 fn shown(t: f64, marked: Option<f64>) -> bool {
-    let tenth = (t * 10.0 - (t * 10.0).round()).abs() < 1e-9;
-    tenth || marked.is_some_and(|m| (m - t).abs() < 1e-9)
+    // Thresholds may come from f32 (0.1f32 = 0.10000000149): compare loosely.
+    let tenth = (t * 10.0 - (t * 10.0).round()).abs() < 1e-6;
+    tenth || marked.is_some_and(|m| (m - t).abs() < 1e-6)
 }
 
 pub fn build(r: &EvalReport) -> Vec<Block> {
@@ -308,10 +309,10 @@ fn intent(t: &TaskReport, e: &IntentEval, b: &mut Vec<Block>) {
             ),
             format!("AUROC of the out-of-scope score (1 − max in-scope probability): {}", fmt4(o.auroc)),
         ]));
-        let marked = o.operating_threshold.map(f64::from);
+        let marked = o.operating_threshold;
         let mut st = Table::new(&["threshold", "in-scope accuracy", "OOS recall", "OOS precision", "predicted OOS"]);
         for p in o.sweep.iter().filter(|p| shown(p.threshold, marked)) {
-            let star = if marked.is_some_and(|m| (m - p.threshold).abs() < 1e-9) { " (bundle)" } else { "" };
+            let star = if marked.is_some_and(|m| (m - p.threshold).abs() < 1e-6) { " (bundle)" } else { "" };
             st.row(vec![
                 format!("{:.2}{star}", p.threshold),
                 fmt4(Some(p.in_scope_accuracy)),
@@ -479,7 +480,7 @@ fn handoff(h: &HandoffEval, b: &mut Vec<Block>) {
     b.push(Block::Heading(3, "Sweep over the confidence threshold".into()));
     let mut st = Table::new(&["threshold", "containment", "wrong-answer rate", "handoff precision", "handoff recall", "handoffs"]);
     for q in h.sweep.iter().filter(|q| shown(q.threshold, Some(h.threshold))) {
-        let star = if (q.threshold - h.threshold).abs() < 1e-9 { " (configured)" } else { "" };
+        let star = if (q.threshold - h.threshold).abs() < 1e-6 { " (configured)" } else { "" };
         st.row(vec![
             format!("{:.2}{star}", q.threshold),
             fmt4(Some(q.containment)),
