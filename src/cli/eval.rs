@@ -153,7 +153,11 @@ pub fn run(config: Config, a: EvalArgs) -> anyhow::Result<()> {
         "reports in {} ({:.1} s); gate {}",
         out.display(),
         report.seconds,
-        if report.gate.passed { "passed" } else { "FAILED" }
+        if report.gate.passed {
+            "passed"
+        } else {
+            "FAILED"
+        }
     );
     if !report.gate.passed {
         let failed: Vec<String> = report

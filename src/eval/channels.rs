@@ -137,7 +137,13 @@ mod tests {
     fn prefixes() {
         assert_eq!(ChannelVariant::strip_prefix("voice.accuracy"), "accuracy");
         assert_eq!(ChannelVariant::strip_prefix("social.gap"), "gap");
-        assert_eq!(ChannelVariant::strip_prefix("ekman.macro_f1"), "ekman.macro_f1");
-        assert_eq!(ChannelVariant::strip_prefix("clean.accuracy"), "clean.accuracy");
+        assert_eq!(
+            ChannelVariant::strip_prefix("ekman.macro_f1"),
+            "ekman.macro_f1"
+        );
+        assert_eq!(
+            ChannelVariant::strip_prefix("clean.accuracy"),
+            "clean.accuracy"
+        );
     }
 }

@@ -215,7 +215,12 @@ mod tests {
         let mut groupings = BTreeMap::new();
         groupings.insert(
             "ekman".to_string(),
-            map(&[("anger", "anger"), ("annoyance", "anger"), ("joy", "joy"), ("neutral", "neutral")]),
+            map(&[
+                ("anger", "anger"),
+                ("annoyance", "anger"),
+                ("joy", "joy"),
+                ("neutral", "neutral"),
+            ]),
         );
         groupings.insert(
             "sentiment".to_string(),
@@ -270,7 +275,12 @@ mod tests {
         assert_eq!(s.accuracy, 1.0);
         assert_eq!(e.frustration_auroc, Some(1.0));
         let f = figures(&e);
-        for k in ["macro_f1", "ekman.macro_f1", "sentiment.accuracy", "frustration_auroc"] {
+        for k in [
+            "macro_f1",
+            "ekman.macro_f1",
+            "sentiment.accuracy",
+            "frustration_auroc",
+        ] {
             assert!(f.iter().any(|(n, _)| n == k), "{k}");
         }
     }

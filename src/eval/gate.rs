@@ -124,9 +124,15 @@ mod tests {
         assert!(!gate.passed);
         let msgs: Vec<String> = gate.failures().map(Check::describe).collect();
         assert_eq!(msgs.len(), 3, "{msgs:?}");
-        assert!(msgs[0].contains("accuracy 0.9000 < floor 0.9500"), "{msgs:?}");
+        assert!(
+            msgs[0].contains("accuracy 0.9000 < floor 0.9500"),
+            "{msgs:?}"
+        );
         assert!(msgs[1].contains("oos_recall") && msgs[1].contains("does not report"));
-        assert!(msgs[2].contains("voice.gap 0.1000 > ceiling 0.0500"), "{msgs:?}");
+        assert!(
+            msgs[2].contains("voice.gap 0.1000 > ceiling 0.0500"),
+            "{msgs:?}"
+        );
         assert!(Gate::new(vec![]).passed);
     }
 }

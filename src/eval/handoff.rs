@@ -81,7 +81,12 @@ impl HandoffDecider for ConfidenceThreshold {
         self.threshold
     }
 
-    fn decide(&self, _: &HandoffRequest<'_>, response: &ClassifyResponse, threshold: f32) -> Action {
+    fn decide(
+        &self,
+        _: &HandoffRequest<'_>,
+        response: &ClassifyResponse,
+        threshold: f32,
+    ) -> Action {
         match &response.intent {
             Some(i) if !i.out_of_scope && i.confidence >= threshold => Action::Bot,
             _ => Action::Handoff,
@@ -196,7 +201,9 @@ pub fn assemble(
 fn strongly_negative(r: &Record) -> bool {
     let Some(e) = &r.emotions else { return false };
     e.iter().any(|l| NEGATIVE_LABELS.contains(&l.as_str()))
-        && !e.iter().any(|l| data::sentiment_group(l) == Some("positive"))
+        && !e
+            .iter()
+            .any(|l| data::sentiment_group(l) == Some("positive"))
 }
 
 /// Decisions and figures at one threshold.
@@ -371,11 +378,19 @@ fn ratio(a: usize, b: usize) -> f64 {
     }
 }
 
-fn point(threshold: f64, cases: &[Case], actions: &[Action], wrong_intent: &[bool]) -> HandoffPoint {
+fn point(
+    threshold: f64,
+    cases: &[Case],
+    actions: &[Action],
+    wrong_intent: &[bool],
+) -> HandoffPoint {
     let routine: Vec<usize> = (0..cases.len())
         .filter(|&i| cases[i].group == Group::Routine)
         .collect();
-    let kept = routine.iter().filter(|&&i| actions[i] == Action::Bot).count();
+    let kept = routine
+        .iter()
+        .filter(|&&i| actions[i] == Action::Bot)
+        .count();
     let kept_wrong = routine
         .iter()
         .filter(|&&i| actions[i] == Action::Bot && wrong_intent[i])
@@ -409,7 +424,10 @@ pub fn figures(e: &HandoffEval) -> Vec<(String, f64)> {
         ("n".to_string(), e.n as f64),
         ("containment".into(), p.containment),
         ("wrong_answer_rate".into(), p.wrong_answer_rate),
-        ("wrong_answer_share_of_kept".into(), p.wrong_answer_share_of_kept),
+        (
+            "wrong_answer_share_of_kept".into(),
+            p.wrong_answer_share_of_kept,
+        ),
         ("handoff_precision".into(), p.handoff_precision),
         ("handoff_recall".into(), p.handoff_recall),
     ]
@@ -488,7 +506,11 @@ mod tests {
         assert_eq!(at(1.0).handoff_recall, 1.0);
         assert!((at(1.0).handoff_precision - 2.0 / 5.0).abs() < 1e-12);
         assert_eq!(at(0.5), p, "configured point is on the sweep");
-        let complaint = e.groups.iter().find(|g| g.group == Group::Complaint).unwrap();
+        let complaint = e
+            .groups
+            .iter()
+            .find(|g| g.group == Group::Complaint)
+            .unwrap();
         assert_eq!((complaint.n, complaint.bot, complaint.handoff), (1, 1, 0));
         let routine = &e.groups[0];
         assert_eq!((routine.n, routine.bot, routine.kept_wrong), (3, 2, 1));

@@ -73,7 +73,13 @@ pub fn evaluate(
     gold: &[String],
     texts: &[String],
 ) -> Result<IntentEval, MetricError> {
-    metrics_check_len(probs.nrows(), gold.len(), texts.len(), spec.labels.len(), probs.ncols())?;
+    metrics_check_len(
+        probs.nrows(),
+        gold.len(),
+        texts.len(),
+        spec.labels.len(),
+        probs.ncols(),
+    )?;
     let mut labels = spec.labels.clone();
     let mut extend = |l: &str| {
         if !labels.iter().any(|x| x == l) {
@@ -123,7 +129,15 @@ pub fn evaluate(
     let histogram = confidence_histogram(&confidence, &top1_correct, HISTOGRAM_BINS)?;
 
     let out_of_scope = match &spec.out_of_scope {
-        Some(oos) => Some(oos_eval(spec, oos, &rows, &served, &argmax, &confidence, gold)?),
+        Some(oos) => Some(oos_eval(
+            spec,
+            oos,
+            &rows,
+            &served,
+            &argmax,
+            &confidence,
+            gold,
+        )?),
         None => None,
     };
 

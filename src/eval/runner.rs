@@ -67,7 +67,10 @@ pub fn run_suite(suite: &Suite, opts: RunOptions<'_>) -> Result<EvalReport, Eval
             let head_name = format!("intent.{}", h.intent_set);
             let head = scoring::head(classifier, &head_name, "handoff")?;
             if head.spec.kind != HeadKind::Softmax {
-                return Err(EvalError::task("handoff", format!("{head_name} is not an intent (softmax) head")));
+                return Err(EvalError::task(
+                    "handoff",
+                    format!("{head_name} is not an intent (softmax) head"),
+                ));
             }
             let records: Vec<Record> = cases.iter().map(|c| c.record.clone()).collect();
             let emb = scoring::embed(classifier, &records, "handoff")?;
@@ -138,7 +141,11 @@ fn run_task(
             format!(
                 "{} has no records with {} labels",
                 spec.data,
-                if kind == HeadKind::Softmax { "intent" } else { "emotions" }
+                if kind == HeadKind::Softmax {
+                    "intent"
+                } else {
+                    "emotions"
+                }
             ),
         ));
     }
@@ -155,11 +162,18 @@ fn run_task(
     let mut clean_primary = 0.0;
     for variant in variants {
         let recs = variant.apply(&records, suite.seed);
-        let emb = scoring::embed(classifier, &recs, &format!("{}/{}", spec.name, variant.as_str()))?;
+        let emb = scoring::embed(
+            classifier,
+            &recs,
+            &format!("{}/{}", spec.name, variant.as_str()),
+        )?;
         let scores = head.scores(emb.view());
         let (figs, primary) = match kind {
             HeadKind::Softmax => {
-                let gold: Vec<String> = recs.iter().map(|r| r.intent.clone().unwrap_or_default()).collect();
+                let gold: Vec<String> = recs
+                    .iter()
+                    .map(|r| r.intent.clone().unwrap_or_default())
+                    .collect();
                 let texts: Vec<String> = recs.iter().map(|r| r.text.clone()).collect();
                 let e = intent::evaluate(&head.spec, &scores, &gold, &texts)
                     .map_err(EvalError::metric(&spec.name))?;
@@ -170,7 +184,10 @@ fn run_task(
                 (f, intent::PRIMARY)
             }
             HeadKind::Sigmoid => {
-                let gold: Vec<Vec<String>> = recs.iter().map(|r| r.emotions.clone().unwrap_or_default()).collect();
+                let gold: Vec<Vec<String>> = recs
+                    .iter()
+                    .map(|r| r.emotions.clone().unwrap_or_default())
+                    .collect();
                 let senti: Vec<Option<String>> = recs.iter().map(|r| r.sentiment.clone()).collect();
                 let e = emotion::evaluate(&head.spec, &scores, &gold, &senti)
                     .map_err(EvalError::metric(&spec.name))?;

@@ -49,12 +49,12 @@ mod tests {
         let a = stable_sample(recs.clone(), Some(10));
         assert_eq!(a.len(), 10);
         assert_eq!(a, stable_sample(recs.clone(), Some(10)));
-        let idx: Vec<usize> = a
-            .iter()
-            .map(|r| r.text[5..].parse().unwrap())
-            .collect();
+        let idx: Vec<usize> = a.iter().map(|r| r.text[5..].parse().unwrap()).collect();
         assert!(idx.windows(2).all(|w| w[0] < w[1]), "{idx:?}");
-        assert!(*idx.last().unwrap() > 20, "not just the first rows: {idx:?}");
+        assert!(
+            *idx.last().unwrap() > 20,
+            "not just the first rows: {idx:?}"
+        );
         // A smaller sample is a subset of a larger one.
         let b = stable_sample(recs.clone(), Some(20));
         assert!(a.iter().all(|r| b.contains(r)));

@@ -63,21 +63,24 @@ pub fn bundle_ref(c: &Classifier, model: &str) -> BundleRef {
 
 /// The head named `name`, or an error listing the bundle's heads.
 pub fn head<'a>(c: &'a Classifier, name: &str, task: &str) -> Result<&'a Head, EvalError> {
-    c.heads().iter().find(|h| h.spec.name == name).ok_or_else(|| {
-        let names: Vec<&str> = c.heads().iter().map(|h| h.spec.name.as_str()).collect();
-        EvalError::task(
-            task,
-            format!(
-                "bundle {} has no head {name:?} (it has: {})",
-                c.manifest.name,
-                if names.is_empty() {
-                    "no heads".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ),
-        )
-    })
+    c.heads()
+        .iter()
+        .find(|h| h.spec.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = c.heads().iter().map(|h| h.spec.name.as_str()).collect();
+            EvalError::task(
+                task,
+                format!(
+                    "bundle {} has no head {name:?} (it has: {})",
+                    c.manifest.name,
+                    if names.is_empty() {
+                        "no heads".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            )
+        })
 }
 
 /// Sentence embeddings of `records`, each normalised for its own channel.

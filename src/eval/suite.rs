@@ -300,18 +300,29 @@ mod tests {
         };
         let e = parse(&task("floors = { acuracy = 0.8 }")).unwrap_err();
         assert!(e.contains("acuracy") && e.contains("accuracy"), "{e}");
-        assert!(parse(&task("floors = { gap = 0.1 }")).is_err(), "gap needs a channel");
+        assert!(
+            parse(&task("floors = { gap = 0.1 }")).is_err(),
+            "gap needs a channel"
+        );
         assert!(parse(&task("ceilings = { \"voice.gap\" = 0.1 }")).is_ok());
         assert!(parse(&task("channels = [\"fax\"]")).is_err());
         assert!(parse(&task("limit = 0")).is_err());
         assert!(parse(&task("flors = { accuracy = 0.8 }")).is_err());
-        assert!(parse("name = \"empty\"").unwrap_err().contains("no [[task]]"));
-        let twice = format!("{}\n[[task]]\nname = \"t\"\ndata = \"b.jsonl\"\nhead = \"emotion\"\n", task(""));
+        assert!(parse("name = \"empty\"")
+            .unwrap_err()
+            .contains("no [[task]]"));
+        let twice = format!(
+            "{}\n[[task]]\nname = \"t\"\ndata = \"b.jsonl\"\nhead = \"emotion\"\n",
+            task("")
+        );
         assert!(parse(&twice).unwrap_err().contains("twice"));
         let bad_threshold = "name = \"h\"\n[handoff]\nthreshold = 1.5\n";
         assert!(parse(bad_threshold).unwrap_err().contains("threshold"));
-        let bad_handoff_floor = "name = \"h\"\n[handoff]\nthreshold = 0.5\nfloors = { accuracy = 0.9 }\n";
-        assert!(parse(bad_handoff_floor).unwrap_err().contains("containment"));
+        let bad_handoff_floor =
+            "name = \"h\"\n[handoff]\nthreshold = 0.5\nfloors = { accuracy = 0.9 }\n";
+        assert!(parse(bad_handoff_floor)
+            .unwrap_err()
+            .contains("containment"));
     }
 
     #[test]
@@ -325,6 +336,10 @@ mod tests {
                 n += 1;
             }
         }
-        assert!(n >= 2, "expected the default and smoke suites in {}", dir.display());
+        assert!(
+            n >= 2,
+            "expected the default and smoke suites in {}",
+            dir.display()
+        );
     }
 }

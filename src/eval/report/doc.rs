@@ -95,8 +95,18 @@ fn summary(r: &EvalReport, b: &mut Vec<Block>) {
     }
     b.push(Block::Heading(2, "Summary".into()));
     let mut t = Table::new(&[
-        "task", "data", "head", "bundle", "n", "accuracy", "macro F1", "micro F1", "weighted F1",
-        "ECE", "OOS recall", "OOS AUROC",
+        "task",
+        "data",
+        "head",
+        "bundle",
+        "n",
+        "accuracy",
+        "macro F1",
+        "micro F1",
+        "weighted F1",
+        "ECE",
+        "OOS recall",
+        "OOS AUROC",
     ]);
     for task in &r.tasks {
         let f = |k: &str| fmt4(task.figures.get(k).copied());
@@ -139,7 +149,15 @@ fn channels(r: &EvalReport, b: &mut Vec<Block>) {
     b.push(Block::Para(
         "The same examples as clean text, as voice transcripts (`voice_style`) and as social posts (`social_style`), each normalised by that channel's serving normaliser. Gap = clean minus channel (positive = worse on the channel).".into(),
     ));
-    let mut t = Table::new(&["task", "figure", "clean", "voice", "voice gap", "social", "social gap"]);
+    let mut t = Table::new(&[
+        "task",
+        "figure",
+        "clean",
+        "voice",
+        "voice gap",
+        "social",
+        "social gap",
+    ]);
     for task in with {
         let get = |v: ChannelVariant| task.channels.iter().find(|c| c.channel == v);
         let cell = |v: ChannelVariant, gap: bool| {
@@ -179,7 +197,11 @@ fn gate(r: &EvalReport, b: &mut Vec<Block>) {
             },
             fmt4(Some(c.limit)),
             fmt4(c.value),
-            if c.passed { "pass".into() } else { "**FAIL**".into() },
+            if c.passed {
+                "pass".into()
+            } else {
+                "**FAIL**".into()
+            },
         ]);
     }
     b.push(Block::Table(t));
@@ -188,9 +210,23 @@ fn gate(r: &EvalReport, b: &mut Vec<Block>) {
 fn task(t: &TaskReport, b: &mut Vec<Block>) {
     b.push(Block::Heading(2, format!("Task {}", t.name)));
     let mut facts = vec![
-        format!("data: `{}` ({} examples; {} without a label left out)", t.data, t.n_examples, t.n_unlabelled),
-        format!("head: `{}` ({})", t.head, if t.kind == HeadKind::Softmax { "softmax" } else { "sigmoid" }),
-        format!("bundle: {} {} (`{}`)", t.bundle.name, t.bundle.version, t.bundle.path),
+        format!(
+            "data: `{}` ({} examples; {} without a label left out)",
+            t.data, t.n_examples, t.n_unlabelled
+        ),
+        format!(
+            "head: `{}` ({})",
+            t.head,
+            if t.kind == HeadKind::Softmax {
+                "softmax"
+            } else {
+                "sigmoid"
+            }
+        ),
+        format!(
+            "bundle: {} {} (`{}`)",
+            t.bundle.name, t.bundle.version, t.bundle.path
+        ),
         format!("run time: {:.1} s", t.seconds),
     ];
     if let Some(h) = &t.trained_head {
@@ -209,7 +245,11 @@ fn task(t: &TaskReport, b: &mut Vec<Block>) {
     if let Some(e) = &t.emotion {
         emotion(e, b);
     }
-    let transformed: Vec<_> = t.channels.iter().filter(|c| !c.examples.is_empty()).collect();
+    let transformed: Vec<_> = t
+        .channels
+        .iter()
+        .filter(|c| !c.examples.is_empty())
+        .collect();
     if !transformed.is_empty() {
         b.push(Block::Heading(3, "Channel transforms".into()));
         let mut items = Vec::new();
@@ -243,14 +283,26 @@ fn task(t: &TaskReport, b: &mut Vec<Block>) {
 
 fn per_label_table(per_label: &[LabelMetrics], thresholds: Option<&[f32]>) -> Table {
     let mut t = if thresholds.is_some() {
-        Table::new(&["label", "threshold", "precision", "recall", "F1", "support", "predicted"])
+        Table::new(&[
+            "label",
+            "threshold",
+            "precision",
+            "recall",
+            "F1",
+            "support",
+            "predicted",
+        ])
     } else {
         Table::new(&["label", "precision", "recall", "F1", "support", "predicted"])
     };
     for (i, m) in per_label.iter().enumerate() {
         let mut row = vec![m.label.clone()];
         if let Some(th) = thresholds {
-            row.push(th.get(i).map(|v| format!("{v:.2}")).unwrap_or_else(|| "–".into()));
+            row.push(
+                th.get(i)
+                    .map(|v| format!("{v:.2}"))
+                    .unwrap_or_else(|| "–".into()),
+            );
         }
         row.extend([
             fmt4(Some(m.precision)),
@@ -298,7 +350,11 @@ fn intent(t: &TaskReport, e: &IntentEval, b: &mut Vec<Block>) {
                     .map(|t| format!(", or confidence below {t:.2}"))
                     .unwrap_or_default()
             ),
-            format!("in-scope accuracy {} on {} in-scope examples", fmt4(Some(r.in_scope_accuracy)), r.n_in_scope),
+            format!(
+                "in-scope accuracy {} on {} in-scope examples",
+                fmt4(Some(r.in_scope_accuracy)),
+                r.n_in_scope
+            ),
             format!(
                 "out-of-scope recall {}, precision {}, F1 {} ({} gold, {} predicted)",
                 fmt4(Some(r.oos_recall)),
@@ -307,12 +363,25 @@ fn intent(t: &TaskReport, e: &IntentEval, b: &mut Vec<Block>) {
                 r.n_oos,
                 r.n_pred_oos
             ),
-            format!("AUROC of the out-of-scope score (1 − max in-scope probability): {}", fmt4(o.auroc)),
+            format!(
+                "AUROC of the out-of-scope score (1 − max in-scope probability): {}",
+                fmt4(o.auroc)
+            ),
         ]));
         let marked = o.operating_threshold;
-        let mut st = Table::new(&["threshold", "in-scope accuracy", "OOS recall", "OOS precision", "predicted OOS"]);
+        let mut st = Table::new(&[
+            "threshold",
+            "in-scope accuracy",
+            "OOS recall",
+            "OOS precision",
+            "predicted OOS",
+        ]);
         for p in o.sweep.iter().filter(|p| shown(p.threshold, marked)) {
-            let star = if marked.is_some_and(|m| (m - p.threshold).abs() < 1e-6) { " (bundle)" } else { "" };
+            let star = if marked.is_some_and(|m| (m - p.threshold).abs() < 1e-6) {
+                " (bundle)"
+            } else {
+                ""
+            };
             st.row(vec![
                 format!("{:.2}{star}", p.threshold),
                 fmt4(Some(p.in_scope_accuracy)),
@@ -327,11 +396,38 @@ fn intent(t: &TaskReport, e: &IntentEval, b: &mut Vec<Block>) {
             "confidence threshold",
             "figure",
             &[
-                Series { name: "in-scope accuracy", points: o.sweep.iter().map(|p| (p.threshold, p.in_scope_accuracy)).collect() },
-                Series { name: "OOS recall", points: o.sweep.iter().map(|p| (p.threshold, p.oos_recall)).collect() },
-                Series { name: "OOS precision", points: o.sweep.iter().map(|p| (p.threshold, p.oos_precision)).collect() },
+                Series {
+                    name: "in-scope accuracy",
+                    points: o
+                        .sweep
+                        .iter()
+                        .map(|p| (p.threshold, p.in_scope_accuracy))
+                        .collect(),
+                },
+                Series {
+                    name: "OOS recall",
+                    points: o
+                        .sweep
+                        .iter()
+                        .map(|p| (p.threshold, p.oos_recall))
+                        .collect(),
+                },
+                Series {
+                    name: "OOS precision",
+                    points: o
+                        .sweep
+                        .iter()
+                        .map(|p| (p.threshold, p.oos_precision))
+                        .collect(),
+                },
             ],
-            marked.map(|m| Mark { x: m, y: None, label: format!("bundle {m:.2}") }).as_ref(),
+            marked
+                .map(|m| Mark {
+                    x: m,
+                    y: None,
+                    label: format!("bundle {m:.2}"),
+                })
+                .as_ref(),
         )));
     }
     b.push(Block::Heading(3, "Most frequent confusions".into()));
@@ -345,7 +441,10 @@ fn intent(t: &TaskReport, e: &IntentEval, b: &mut Vec<Block>) {
         b.push(Block::Table(ct));
     }
     b.push(Block::Plot(svg::heatmap(
-        &format!("{}: confusion matrix (rows gold, columns predicted)", t.name),
+        &format!(
+            "{}: confusion matrix (rows gold, columns predicted)",
+            t.name
+        ),
         &c.labels,
         &c.confusion_matrix,
     )));
@@ -356,9 +455,19 @@ fn intent(t: &TaskReport, e: &IntentEval, b: &mut Vec<Block>) {
         fmt4(Some(e.calibration.ece)),
         fmt4(Some(e.calibration.mce))
     )));
-    let mut cal = Table::new(&["confidence", "examples", "mean confidence", "accuracy", "correct", "wrong"]);
+    let mut cal = Table::new(&[
+        "confidence",
+        "examples",
+        "mean confidence",
+        "accuracy",
+        "correct",
+        "wrong",
+    ]);
     for bin in e.calibration.bins.iter().filter(|x| x.count > 0) {
-        let correct = bin.accuracy.map(|a| (a * bin.count as f64).round() as u64).unwrap_or(0);
+        let correct = bin
+            .accuracy
+            .map(|a| (a * bin.count as f64).round() as u64)
+            .unwrap_or(0);
         cal.row(vec![
             format!("{:.3}–{:.3}", bin.lower, bin.upper),
             bin.count.to_string(),
@@ -374,7 +483,10 @@ fn intent(t: &TaskReport, e: &IntentEval, b: &mut Vec<Block>) {
         &e.calibration.bins,
     )));
     b.push(Block::Plot(svg::histogram(
-        &format!("{}: where correct and wrong predictions' confidence falls", t.name),
+        &format!(
+            "{}: where correct and wrong predictions' confidence falls",
+            t.name
+        ),
         &e.confidence_histogram,
     )));
     b.push(Block::Heading(3, "Per label".into()));
@@ -412,8 +524,14 @@ fn emotion(e: &EmotionEval, b: &mut Vec<Block>) {
         ("subset accuracy", Some(l.subset_accuracy)),
         ("Hamming loss", Some(l.hamming_loss)),
         ("Ekman macro F1", e.ekman.as_ref().map(|x| x.macro_f1)),
-        ("sentiment-group macro F1", e.sentiment_groups.as_ref().map(|x| x.macro_f1)),
-        ("sentiment accuracy", e.sentiment.as_ref().map(|x| x.accuracy)),
+        (
+            "sentiment-group macro F1",
+            e.sentiment_groups.as_ref().map(|x| x.macro_f1),
+        ),
+        (
+            "sentiment accuracy",
+            e.sentiment.as_ref().map(|x| x.accuracy),
+        ),
         ("frustration AUROC", e.frustration_auroc),
     ] {
         ft.row(vec![k.into(), fmt4(v)]);
@@ -425,7 +543,10 @@ fn emotion(e: &EmotionEval, b: &mut Vec<Block>) {
             e.unknown_gold_labels.join(", ")
         )));
     }
-    b.push(Block::Heading(3, "Per label, at the bundle's thresholds".into()));
+    b.push(Block::Heading(
+        3,
+        "Per label, at the bundle's thresholds".into(),
+    ));
     b.push(Block::Table(per_label_table(&l.per_label, None)));
     if let Some(g) = &e.ekman {
         group_table("Ekman groups (derived from the predicted labels)", g, b);
@@ -451,12 +572,25 @@ fn handoff(h: &HandoffEval, b: &mut Vec<Block>) {
         "{} requests from the {} splits, sent as `/v1/classify` requests for intent set `{}`; decided by: {} (configured threshold {:.2}). Containment and wrong-answer rate are shares of the routine requests; a clarify counts as neither kept nor handed off.",
         h.n, h.split, h.intent_set, h.decider, h.threshold
     )));
-    let mut g = Table::new(&["group", "source", "human should take over", "n", "bot", "clarify", "handoff", "kept with wrong intent"]);
+    let mut g = Table::new(&[
+        "group",
+        "source",
+        "human should take over",
+        "n",
+        "bot",
+        "clarify",
+        "handoff",
+        "kept with wrong intent",
+    ]);
     for x in &h.groups {
         g.row(vec![
             x.group.as_str().into(),
             x.source.into(),
-            if x.should_hand_off { "yes".into() } else { "no".into() },
+            if x.should_hand_off {
+                "yes".into()
+            } else {
+                "no".into()
+            },
             x.n.to_string(),
             x.bot.to_string(),
             x.clarify.to_string(),
@@ -470,17 +604,38 @@ fn handoff(h: &HandoffEval, b: &mut Vec<Block>) {
     for (k, v) in [
         ("containment", p.containment),
         ("wrong-answer rate", p.wrong_answer_rate),
-        ("wrong answers among kept routine requests", p.wrong_answer_share_of_kept),
+        (
+            "wrong answers among kept routine requests",
+            p.wrong_answer_share_of_kept,
+        ),
         ("handoff precision", p.handoff_precision),
         ("handoff recall", p.handoff_recall),
     ] {
         ft.row(vec![k.into(), fmt4(Some(v))]);
     }
     b.push(Block::Table(ft));
-    b.push(Block::Heading(3, "Sweep over the confidence threshold".into()));
-    let mut st = Table::new(&["threshold", "containment", "wrong-answer rate", "handoff precision", "handoff recall", "handoffs"]);
-    for q in h.sweep.iter().filter(|q| shown(q.threshold, Some(h.threshold))) {
-        let star = if (q.threshold - h.threshold).abs() < 1e-6 { " (configured)" } else { "" };
+    b.push(Block::Heading(
+        3,
+        "Sweep over the confidence threshold".into(),
+    ));
+    let mut st = Table::new(&[
+        "threshold",
+        "containment",
+        "wrong-answer rate",
+        "handoff precision",
+        "handoff recall",
+        "handoffs",
+    ]);
+    for q in h
+        .sweep
+        .iter()
+        .filter(|q| shown(q.threshold, Some(h.threshold)))
+    {
+        let star = if (q.threshold - h.threshold).abs() < 1e-6 {
+            " (configured)"
+        } else {
+            ""
+        };
         st.row(vec![
             format!("{:.2}{star}", q.threshold),
             fmt4(Some(q.containment)),
@@ -497,7 +652,11 @@ fn handoff(h: &HandoffEval, b: &mut Vec<Block>) {
         "containment",
         &[Series {
             name: "threshold sweep",
-            points: h.sweep.iter().map(|q| (q.wrong_answer_rate, q.containment)).collect(),
+            points: h
+                .sweep
+                .iter()
+                .map(|q| (q.wrong_answer_rate, q.containment))
+                .collect(),
         }],
         Some(&Mark {
             x: p.wrong_answer_rate,
@@ -510,16 +669,58 @@ fn handoff(h: &HandoffEval, b: &mut Vec<Block>) {
         "confidence threshold",
         "figure",
         &[
-            Series { name: "containment", points: h.sweep.iter().map(|q| (q.threshold, q.containment)).collect() },
-            Series { name: "wrong-answer rate", points: h.sweep.iter().map(|q| (q.threshold, q.wrong_answer_rate)).collect() },
-            Series { name: "handoff precision", points: h.sweep.iter().map(|q| (q.threshold, q.handoff_precision)).collect() },
-            Series { name: "handoff recall", points: h.sweep.iter().map(|q| (q.threshold, q.handoff_recall)).collect() },
+            Series {
+                name: "containment",
+                points: h
+                    .sweep
+                    .iter()
+                    .map(|q| (q.threshold, q.containment))
+                    .collect(),
+            },
+            Series {
+                name: "wrong-answer rate",
+                points: h
+                    .sweep
+                    .iter()
+                    .map(|q| (q.threshold, q.wrong_answer_rate))
+                    .collect(),
+            },
+            Series {
+                name: "handoff precision",
+                points: h
+                    .sweep
+                    .iter()
+                    .map(|q| (q.threshold, q.handoff_precision))
+                    .collect(),
+            },
+            Series {
+                name: "handoff recall",
+                points: h
+                    .sweep
+                    .iter()
+                    .map(|q| (q.threshold, q.handoff_recall))
+                    .collect(),
+            },
         ],
-        Some(&Mark { x: h.threshold, y: None, label: format!("configured {:.2}", h.threshold) }),
+        Some(&Mark {
+            x: h.threshold,
+            y: None,
+            label: format!("configured {:.2}", h.threshold),
+        }),
     )));
     if !h.mistakes.is_empty() {
-        b.push(Block::Heading(3, "Wrong decisions at the configured threshold (first few per group)".into()));
-        let mut mt = Table::new(&["group", "text", "action", "intent", "confidence", "gold intent"]);
+        b.push(Block::Heading(
+            3,
+            "Wrong decisions at the configured threshold (first few per group)".into(),
+        ));
+        let mut mt = Table::new(&[
+            "group",
+            "text",
+            "action",
+            "intent",
+            "confidence",
+            "gold intent",
+        ]);
         for m in &h.mistakes {
             mt.row(vec![
                 m.group.as_str().into(),

@@ -5,7 +5,8 @@ use super::doc::{build, Block};
 use super::svg::esc;
 use super::EvalReport;
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
+const STYLE: &str =
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:0.5em 0 1.2em;font-size:13px}\
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}\

@@ -92,10 +92,16 @@ mod tests {
 
     #[test]
     fn sklearn_dict_with_confusions() {
-        let labels: Vec<String> = ["a", "b", "c", "unused"].iter().map(|s| s.to_string()).collect();
+        let labels: Vec<String> = ["a", "b", "c", "unused"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let r = classification_report(&[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2], &labels).unwrap();
         let v = intent_report(&r);
-        assert!(v.get("unused").is_none(), "labels absent from gold and pred are left out");
+        assert!(
+            v.get("unused").is_none(),
+            "labels absent from gold and pred are left out"
+        );
         assert_eq!(v["a"]["support"], 3);
         assert_eq!(v["a"]["f1-score"].as_f64().unwrap(), 0.8);
         assert_eq!(v["a"]["confused_with"], json!({"b": 1}));

@@ -27,7 +27,9 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 150.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 46.0;
-pub const COLORS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+pub const COLORS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+];
 
 /// Plot area mapping for x and y in [0, 1].
 struct Frame {
@@ -227,7 +229,10 @@ pub fn reliability(title: &str, bins: &[CalibrationBin]) -> String {
     legend(
         &mut s,
         &f,
-        &[("accuracy per bin", "#1f77b4"), ("perfect calibration", "#d62728")],
+        &[
+            ("accuracy per bin", "#1f77b4"),
+            ("perfect calibration", "#d62728"),
+        ],
     );
     s.push_str("</svg>");
     s
