@@ -32,7 +32,7 @@ pub struct EvalReport {
     /// UTC time the run finished, RFC 3339.
     pub created: String,
     /// `git rev-parse HEAD` of the working directory at run time (`-dirty` when tracked
-    /// files were modified), or `unknown`.
+    /// files outside `eval/reports/` were modified), or `unknown`.
     pub code_commit: String,
     pub triage_version: String,
     pub seed: u64,
@@ -152,7 +152,8 @@ pub fn to_json(report: &EvalReport) -> Result<String, EvalError> {
     })
 }
 
-/// The commit of the code in the working directory, `-dirty` if tracked files differ.
+/// The commit of the code in the working directory, `-dirty` if tracked files other than
+/// the committed reports differ.
 pub fn git_commit() -> String {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
@@ -164,8 +165,16 @@ pub fn git_commit() -> String {
     };
     match run(&["rev-parse", "HEAD"]) {
         Some(c) if !c.is_empty() => {
-            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
+            // Committed reports are outputs, not code: rewriting them is not "dirty".
+            let dirty = run(&[
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":(exclude)eval/reports",
+            ])
+            .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{c}-dirty")
             } else {
