@@ -395,6 +395,7 @@ fn intent(t: &TaskReport, e: &IntentEval, b: &mut Vec<Block>) {
             &format!("{}: out-of-scope threshold sweep", t.name),
             "confidence threshold",
             "figure",
+            1.0,
             &[
                 Series {
                     name: "in-scope accuracy",
@@ -548,6 +549,13 @@ fn emotion(e: &EmotionEval, b: &mut Vec<Block>) {
         "Per label, at the bundle's thresholds".into(),
     ));
     b.push(Block::Table(per_label_table(&l.per_label, None)));
+    b.push(Block::Plot(svg::bars(
+        "F1 per emotion label",
+        &l.per_label
+            .iter()
+            .map(|m| (m.label.clone(), m.f1))
+            .collect::<Vec<_>>(),
+    )));
     if let Some(g) = &e.ekman {
         group_table("Ekman groups (derived from the predicted labels)", g, b);
     }
@@ -650,6 +658,13 @@ fn handoff(h: &HandoffEval, b: &mut Vec<Block>) {
         "Containment against wrong-answer rate (each point a threshold)",
         "wrong-answer rate",
         "containment",
+        svg::nice_ceil(
+            h.sweep
+                .iter()
+                .map(|q| q.wrong_answer_rate)
+                .fold(0.01, f64::max),
+        )
+        .min(1.0),
         &[Series {
             name: "threshold sweep",
             points: h
@@ -668,6 +683,7 @@ fn handoff(h: &HandoffEval, b: &mut Vec<Block>) {
         "Handoff figures by confidence threshold",
         "confidence threshold",
         "figure",
+        1.0,
         &[
             Series {
                 name: "containment",

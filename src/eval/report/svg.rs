@@ -31,12 +31,13 @@ pub const COLORS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
 ];
 
-/// Plot area mapping for x and y in [0, 1].
+/// Plot area mapping for x in [0, x_max] and y in [0, 1].
 struct Frame {
     x0: f64,
     x1: f64,
     y0: f64,
     y1: f64,
+    x_max: f64,
 }
 
 impl Frame {
@@ -46,10 +47,11 @@ impl Frame {
             x1: W - RIGHT,
             y0: H - BOTTOM,
             y1: TOP,
+            x_max: 1.0,
         }
     }
     fn x(&self, v: f64) -> f64 {
-        self.x0 + v.clamp(0.0, 1.0) * (self.x1 - self.x0)
+        self.x0 + (v / self.x_max).clamp(0.0, 1.0) * (self.x1 - self.x0)
     }
     fn y(&self, v: f64) -> f64 {
         self.y0 - v.clamp(0.0, 1.0) * (self.y0 - self.y1)
@@ -75,12 +77,19 @@ fn axes(s: &mut String, f: &Frame, x_label: &str, y_label: &str) {
         f.x1 - f.x0,
         f.y0 - f.y1
     );
+    // Enough decimals that the x ticks (x_max / 5 apart) read differently.
+    let digits = if f.x_max >= 0.5 {
+        1
+    } else {
+        (-(f.x_max / 5.0).log10()).ceil().max(1.0) as usize
+    };
     for i in 0..=5 {
         let v = i as f64 / 5.0;
-        let (x, y) = (f.x(v), f.y(v));
+        let (x, y) = (f.x(v * f.x_max), f.y(v));
+        let xv = v * f.x_max;
         let _ = write!(
             s,
-            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{v:.1}</text><line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v:.1}</text>"##,
+            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{xv:.digits$}</text><line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v:.1}</text>"##,
             f.y0,
             f.y1,
             f.y0 + 14.0,
@@ -129,16 +138,35 @@ pub struct Mark {
     pub label: String,
 }
 
-/// Lines over x and y in [0, 1]; `mark` draws a dashed vertical line at its x (and a
-/// dot at its y).
+/// The smallest of 1, 2, 2.5, 5 × 10^k that is at least `v` (an axis end).
+pub fn nice_ceil(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    let p = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|&c| c >= v * (1.0 - 1e-12))
+        .unwrap_or(10.0 * p)
+}
+
+/// Lines over x in [0, x_max] and y in [0, 1]; `mark` draws a dashed vertical line at
+/// its x (and a circle at its y).
 pub fn line_chart(
     title: &str,
     x_label: &str,
     y_label: &str,
+    x_max: f64,
     series: &[Series<'_>],
     mark: Option<&Mark>,
 ) -> String {
-    let f = Frame::new();
+    let mut f = Frame::new();
+    f.x_max = if x_max.is_finite() && x_max > 0.0 {
+        x_max
+    } else {
+        1.0
+    };
     let mut s = String::new();
     open(&mut s, title, W, H);
     axes(&mut s, &f, x_label, y_label);
@@ -160,7 +188,7 @@ pub fn line_chart(
     if let Some(m) = mark {
         let x = f.x(m.x);
         // Label on the side of the line with room for it.
-        let (tx, anchor) = if m.x > 0.6 {
+        let (tx, anchor) = if m.x / f.x_max > 0.6 {
             (x - 3.0, "end")
         } else {
             (x + 3.0, "start")
@@ -388,7 +416,7 @@ pub fn heatmap(title: &str, labels: &[String], matrix: &[Vec<u64>]) -> String {
 /// Horizontal bars in [0, 1] (channel comparison).
 pub fn bars(title: &str, items: &[(String, f64)]) -> String {
     let row = 24.0;
-    let (label_w, bar_w) = (90.0, 300.0);
+    let (label_w, bar_w) = (130.0, 300.0);
     let height = 40.0 + row * items.len() as f64 + 10.0;
     let mut s = String::new();
     open(&mut s, title, label_w + bar_w + 80.0, height);
@@ -402,7 +430,7 @@ pub fn bars(title: &str, items: &[(String, f64)]) -> String {
             y + 14.0,
             esc(name),
             row - 6.0,
-            COLORS[i % COLORS.len()],
+            COLORS[0],
             label_w + w + 4.0,
             y + 14.0
         );
@@ -423,10 +451,15 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<title>").count(), 3);
         assert!(svg.contains("x&lt;y → b: 1 (25% of x&lt;y)"), "{svg}");
+        assert_eq!(nice_ceil(0.013), 0.02);
+        assert_eq!(nice_ceil(0.2), 0.2);
+        assert_eq!(nice_ceil(0.21), 0.25);
+        assert_eq!(nice_ceil(0.0), 1.0);
         let chart = line_chart(
             "c",
             "x",
             "y",
+            1.0,
             &[Series {
                 name: "s",
                 points: vec![(0.0, 0.0), (1.0, f64::NAN), (1.0, 1.0)],
