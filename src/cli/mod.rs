@@ -2,6 +2,7 @@
 //! subcommands. `main.rs` only parses and reports errors.
 
 mod classify;
+mod eval;
 mod serve;
 mod train;
 
@@ -69,6 +70,8 @@ pub enum Command {
     },
     /// Train: a new head on a frozen encoder (--head-only)
     Train(train::TrainArgs),
+    /// Evaluate: a suite of tasks with reports and a CI gate, or one labelled file
+    Eval(eval::EvalArgs),
 }
 
 impl Common {
@@ -112,6 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             intent_set,
         } => classify::run(config, text, input, channel, intent_set),
         Command::Train(args) => train::run(config, args),
+        Command::Eval(args) => eval::run(config, args),
     }
 }
 
