@@ -171,10 +171,10 @@ pub fn parse_markdown(path: &Path, text: &str) -> Result<Article, KbIssue> {
         ));
     };
     let raw: RawArticle = serde_yaml_ng::from_str(&front).map_err(|e| {
-        // libyaml's lines are 0-based within the front matter, which starts on line 2.
+        // Lines are 1-based within the front matter, which starts on file line 2.
         let line = e
             .location()
-            .map(|l| l.line() + 2)
+            .map(|l| l.line() + 1)
             .or_else(|| missing_field_line(&e.to_string(), closing_line));
         KbIssue::new(path, line, yaml_message(&e))
     })?;

@@ -115,7 +115,10 @@ impl Bm25 {
         terms.sort();
         terms.dedup();
         let n = self.doc_len.len() as f32;
-        let mut acc: HashMap<u32, f32> = HashMap::new();
+        // A dense accumulator: common terms touch a large share of a big base, where a
+        // hash map per posting costs more than the whole rest of the search.
+        let mut acc = vec![0.0f32; self.doc_len.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for t in &terms {
             let Some(list) = self.postings.get(t) else {
                 continue;
@@ -125,10 +128,14 @@ impl Bm25 {
             for &(d, tf) in list {
                 let tf = tf as f32;
                 let norm = K1 * (1.0 - B + B * self.doc_len[d as usize] / self.avg_len);
-                *acc.entry(d).or_default() += idf * tf * (K1 + 1.0) / (tf + norm);
+                let slot = &mut acc[d as usize];
+                if *slot == 0.0 {
+                    touched.push(d);
+                }
+                *slot += idf * tf * (K1 + 1.0) / (tf + norm);
             }
         }
-        acc.into_iter().collect()
+        touched.into_iter().map(|d| (d, acc[d as usize])).collect()
     }
 }
 

