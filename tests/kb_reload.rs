@@ -61,7 +61,10 @@ fn edits_are_served_without_restart_and_bad_articles_are_reported() {
     let watcher = handle.watch(Duration::from_millis(100));
     assert!(watcher.is_running());
 
-    let track = prepare("can you track my order for me, where is it now?", Channel::Chat);
+    let track = prepare(
+        "can you track my order for me, where is it now?",
+        Channel::Chat,
+    );
     let before = top(&handle, &track);
     assert_eq!(before.id, "track-order-en");
     assert!(!before.answer.contains("Deliveries tab"));
@@ -103,7 +106,11 @@ fn edits_are_served_without_restart_and_bad_articles_are_reported() {
     drop(watcher);
 
     // 3. A reload that fails as a whole keeps the previous version serving.
-    std::fs::write(&broken, text.replace("Cancel an order", "Cancel your order")).unwrap();
+    std::fs::write(
+        &broken,
+        text.replace("Cancel an order", "Cancel your order"),
+    )
+    .unwrap();
     embedder.fail.store(true, Ordering::SeqCst);
     assert!(handle.reload_if_changed().is_err());
     assert!(handle.last_error().unwrap().contains("encoder unavailable"));

@@ -57,16 +57,25 @@ fn ids(s: &[triage::kb::Suggestion]) -> Vec<&str> {
 #[test]
 fn bot_mode_answers_confident_in_scope_questions_only() {
     let kb = support();
-    let p = prepare("can you track my order for me, where is it now?", Channel::Chat);
+    let p = prepare(
+        "can you track my order for me, where is it now?",
+        Channel::Chat,
+    );
     let s = kb.search(&query(&p, Mode::Bot, 3)).unwrap();
     assert_eq!(ids(&s), vec!["track-order-en"], "intent {:?}", p.intent);
     assert!(s[0].score >= kb.options().bot_min_score);
     assert!(!s[0].stale && !s[0].snippet.is_empty());
 
-    let p = prepare("I want to send these shoes back and get my money back", Channel::Chat);
+    let p = prepare(
+        "I want to send these shoes back and get my money back",
+        Channel::Chat,
+    );
     let s = kb.search(&query(&p, Mode::Bot, 3)).unwrap();
     assert_eq!(ids(&s), vec!["request-refund-en"], "intent {:?}", p.intent);
-    let follow = s[0].follow_up.as_ref().expect("refund article has a follow-up");
+    let follow = s[0]
+        .follow_up
+        .as_ref()
+        .expect("refund article has a follow-up");
     assert_eq!(follow.action, "create_return_ticket");
 
     // Off-topic: no answer, whatever the intent head says; the policy decides.
@@ -76,7 +85,12 @@ fn bot_mode_answers_confident_in_scope_questions_only() {
     ] {
         let p = prepare(text, Channel::Chat);
         let s = kb.search(&query(&p, Mode::Bot, 3)).unwrap();
-        assert!(s.is_empty(), "{text:?} got {:?} (intent {:?})", ids(&s), p.intent);
+        assert!(
+            s.is_empty(),
+            "{text:?} got {:?} (intent {:?})",
+            ids(&s),
+            p.intent
+        );
     }
 
     // A confident intent is required.
@@ -124,7 +138,10 @@ fn agent_mode_puts_an_empathy_script_first_when_the_customer_is_upset() {
         })
         .unwrap();
     assert_eq!(s[0].kind, ArticleType::Empathy);
-    if p.emotions.first().is_some_and(|e| e == "nervousness" || e == "fear") {
+    if p.emotions
+        .first()
+        .is_some_and(|e| e == "nervousness" || e == "fear")
+    {
         assert_eq!(s[0].id, "empathy-anxious-en", "emotions {:?}", p.emotions);
     }
 }
@@ -184,17 +201,29 @@ fn stale_articles_are_flagged_ranked_lower_and_not_sent_by_bots() {
     // The old article matches the question better, word for word.
     std::fs::write(
         kb_dir.join("old.md"),
-        article("old", "2024-01-10", "Where is my parcel? Where is my order? Open My orders to track the parcel."),
+        article(
+            "old",
+            "2024-01-10",
+            "Where is my parcel? Where is my order? Open My orders to track the parcel.",
+        ),
     )
     .unwrap();
     std::fs::write(
         kb_dir.join("new.md"),
-        article("new", "2026-10-01", "Open the Deliveries page to follow a shipment."),
+        article(
+            "new",
+            "2026-10-01",
+            "Open the Deliveries page to follow a shipment.",
+        ),
     )
     .unwrap();
-    let (kb, issues) =
-        KnowledgeBase::load(&kb_dir, classifier().as_ref(), &dir.join("cache"), &options())
-            .unwrap();
+    let (kb, issues) = KnowledgeBase::load(
+        &kb_dir,
+        classifier().as_ref(),
+        &dir.join("cache"),
+        &options(),
+    )
+    .unwrap();
     assert!(issues.is_empty());
     let p = prepare("where is my parcel", Channel::Chat);
     let s = kb.search(&query(&p, Mode::Agent, 2)).unwrap();
@@ -216,10 +245,17 @@ fn stale_articles_are_flagged_ranked_lower_and_not_sent_by_bots() {
     assert_eq!(ids(&s), vec!["old", "new"]);
     // The bot skips stale articles.
     std::fs::remove_file(kb_dir.join("new.md")).unwrap();
-    let (only_old, _) =
-        KnowledgeBase::load(&kb_dir, classifier().as_ref(), &dir.join("cache"), &options())
-            .unwrap();
-    assert!(only_old.search(&query(&p, Mode::Bot, 1)).unwrap().is_empty());
+    let (only_old, _) = KnowledgeBase::load(
+        &kb_dir,
+        classifier().as_ref(),
+        &dir.join("cache"),
+        &options(),
+    )
+    .unwrap();
+    assert!(only_old
+        .search(&query(&p, Mode::Bot, 1))
+        .unwrap()
+        .is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -240,14 +276,16 @@ fn jsonl_bases_channel_filters_and_issues() {
     )
     .unwrap();
     let (kb, issues) =
-        KnowledgeBase::load(&file, classifier().as_ref(), &dir.join("cache"), &options())
-            .unwrap();
+        KnowledgeBase::load(&file, classifier().as_ref(), &dir.join("cache"), &options()).unwrap();
     assert_eq!(kb.len(), 2);
     let lines: Vec<Option<usize>> = issues.iter().map(|i| i.line).collect();
     assert_eq!(lines, vec![Some(4), Some(5)], "{issues:?}");
     assert!(issues[0].message.contains("updated"), "{}", issues[0]);
     assert!(issues[1].message.contains("duplicate"), "{}", issues[1]);
-    assert_eq!(kb.article("pin-chat").unwrap().source, format!("{}:2", file.display()));
+    assert_eq!(
+        kb.article("pin-chat").unwrap().source,
+        format!("{}:2", file.display())
+    );
 
     let p = prepare("I forgot my PIN, how do I reset it", Channel::Chat);
     let mut q = query(&p, Mode::Agent, 5);

@@ -15,9 +15,7 @@ use time::{Date, Month};
 /// What an article is for: `answer`s can be sent to the customer (by a bot on its own or
 /// by an agent), `script`s guide the agent, `empathy` scripts acknowledge an upset
 /// customer before the answer.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ArticleType {
     Answer,
@@ -187,9 +185,8 @@ pub fn parse_markdown(path: &Path, text: &str) -> Result<Article, KbIssue> {
     }
     let body = text[body_offset..].trim().to_string();
     let line_of = |field: &str| field_line(&front, field, 2);
-    validate(raw, body, path.display().to_string(), &line_of).map_err(|(line, message)| {
-        KbIssue::new(path, line.or(Some(1)), message)
-    })
+    validate(raw, body, path.display().to_string(), &line_of)
+        .map_err(|(line, message)| KbIssue::new(path, line.or(Some(1)), message))
 }
 
 /// Parses one line of a JSONL knowledge base (`line` is 1-based).
@@ -232,7 +229,10 @@ fn validate(
     let channels = raw
         .channels
         .iter()
-        .map(|c| c.parse::<Channel>().map_err(|e| bad("channels", e.to_string())))
+        .map(|c| {
+            c.parse::<Channel>()
+                .map_err(|e| bad("channels", e.to_string()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let date = &raw.updated;
     let updated = parse_date(date).ok_or_else(|| {
@@ -252,7 +252,7 @@ fn validate(
     if raw.intents.iter().any(|i| i.trim().is_empty()) {
         return Err(bad("intents", "an intent is empty".into()));
     }
-    if raw.kind == ArticleType::Empathy && !raw.follow_up.is_none() {
+    if raw.kind == ArticleType::Empathy && raw.follow_up.is_some() {
         return Err(bad(
             "follow_up",
             "empathy scripts cannot carry a follow-up action".into(),
@@ -307,9 +307,7 @@ fn field_line(front: &str, field: &str, first_line: usize) -> Option<usize> {
 /// serde reports a missing field without a position; point at the closing `---` so the
 /// editor lands where the field would be added.
 fn missing_field_line(message: &str, closing_line: usize) -> Option<usize> {
-    message
-        .contains("missing field")
-        .then_some(closing_line)
+    message.contains("missing field").then_some(closing_line)
 }
 
 fn yaml_message(e: &serde_yaml_ng::Error) -> String {
@@ -383,9 +381,8 @@ fn strip_inline(s: &str) -> String {
             '*' | '_' | '`' => {}
             ']' if chars.get(i + 1) == Some(&'(') => {
                 // skip "(url)"
-                match chars[i + 1..].iter().position(|&c| c == ')') {
-                    Some(p) => i += p + 1,
-                    None => {}
+                if let Some(p) = chars[i + 1..].iter().position(|&c| c == ')') {
+                    i += p + 1;
                 }
             }
             '[' => {}
@@ -442,10 +439,9 @@ mod tests {
         assert_eq!(e.line, Some(1));
         let e = parse_markdown(Path::new("a.md"), "---\nid: x\n").unwrap_err();
         assert!(e.message.contains("not closed"), "{e}");
-        let bad = GOOD.replace("channels", "x").replace(
-            "language: en",
-            "language: en\nchannels: [chat, fax]",
-        );
+        let bad = GOOD
+            .replace("channels", "x")
+            .replace("language: en", "language: en\nchannels: [chat, fax]");
         let e = parse_markdown(Path::new("a.md"), &bad).unwrap_err();
         assert!(e.message.contains("fax"), "{e}");
         assert_eq!(e.line, Some(6), "{e}");

@@ -155,7 +155,11 @@ impl KnowledgeBase {
         let mut vectors = Array2::<f32>::zeros((texts.len(), dim));
         for (mut row, v) in vectors.outer_iter_mut().zip(known.iter().flatten()) {
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            let norm = if norm > 0.0 && norm.is_finite() { norm } else { 1.0 };
+            let norm = if norm > 0.0 && norm.is_finite() {
+                norm
+            } else {
+                1.0
+            };
             for (dst, &x) in row.iter_mut().zip(v) {
                 *dst = if x.is_finite() { x / norm } else { 0.0 };
             }
@@ -262,7 +266,10 @@ impl KnowledgeBase {
                         KbIssue::new(
                             &file,
                             line,
-                            format!("article {:?}: intent {i:?} is not a label of the model", a.id),
+                            format!(
+                                "article {:?}: intent {i:?} is not a label of the model",
+                                a.id
+                            ),
                         )
                     })
             })

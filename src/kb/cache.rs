@@ -77,9 +77,7 @@ impl EmbeddingCache {
     /// bundle. Failures are logged: the cache is an optimisation.
     pub fn store(&self, content_hash: &str, dim: usize, rows: &[(TextKey, &[f32])]) {
         let path = self.path_for(content_hash);
-        if let Err(e) = std::fs::create_dir_all(&self.dir)
-            .and_then(|_| write(&path, dim, rows))
-        {
+        if let Err(e) = std::fs::create_dir_all(&self.dir).and_then(|_| write(&path, dim, rows)) {
             tracing::warn!("cannot write knowledge-base cache {}: {e}", path.display());
             return;
         }
@@ -139,7 +137,10 @@ fn read(path: &Path, want_dim: Option<usize>) -> Result<HashMap<TextKey, Vec<f32
     }
     let row = 32 + dim * 4;
     if dim == 0 || bytes.len() != 16 + n * row {
-        return Err(format!("truncated: {} bytes for {n} rows of {dim}", bytes.len()));
+        return Err(format!(
+            "truncated: {} bytes for {n} rows of {dim}",
+            bytes.len()
+        ));
     }
     let mut out = HashMap::with_capacity(n);
     for chunk in bytes[16..].chunks_exact(row) {

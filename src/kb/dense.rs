@@ -64,7 +64,7 @@ impl DenseIndex {
             Builder::default()
                 .ef_construction(ef_construction)
                 .ef_search(ef_search)
-                .seed(0x7269_6167_65)
+                .seed(0x0072_6961_6765)
                 .build(points, rows)
         });
         Self {

@@ -47,7 +47,11 @@ impl Embedder for Classifier {
             self.files.manifest.as_ref(),
         ];
         for path in files.into_iter().flatten() {
-            h.update(path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or(b""));
+            h.update(
+                path.file_name()
+                    .map(|n| n.as_encoded_bytes())
+                    .unwrap_or(b""),
+            );
             match std::fs::File::open(path) {
                 Ok(mut f) => {
                     let mut buf = vec![0u8; 1 << 20];

@@ -80,7 +80,7 @@ pub fn gold_ranks(
             let found = kb.search(&query)?;
             Ok(found
                 .iter()
-                .position(|s| s.intents.iter().any(|t| *t == q.gold_intent))
+                .position(|s| s.intents.contains(&q.gold_intent))
                 .map(|p| p + 1))
         })
         .collect()

@@ -47,7 +47,9 @@ struct State {
 pub enum ReloadOutcome {
     Unchanged,
     /// A new version serves; these articles were skipped.
-    Reloaded { issues: Vec<KbIssue> },
+    Reloaded {
+        issues: Vec<KbIssue>,
+    },
 }
 
 impl KbHandle {
@@ -111,7 +113,10 @@ impl KbHandle {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Rebuilds if any article file was edited, added or removed since the last load.
@@ -186,13 +191,11 @@ impl KbHandle {
         let handle = self.clone();
         let thread = std::thread::Builder::new()
             .name("kb-watcher".into())
-            .spawn(move || loop {
-                match stopped.recv_timeout(interval) {
-                    Err(RecvTimeoutError::Timeout) => {
-                        // Errors are logged and kept in last_error by the reload itself.
-                        let _ = handle.reload_if_changed();
-                    }
-                    _ => break,
+            .spawn(move || {
+                // Stops on a message or when the watcher (the sender) is dropped.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    // Errors are logged and kept in last_error by the reload itself.
+                    let _ = handle.reload_if_changed();
                 }
             });
         match thread {

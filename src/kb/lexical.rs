@@ -13,9 +13,9 @@ const B: f32 = 0.75;
 const STOP: &[&str] = &[
     "a", "an", "the", "to", "of", "is", "it", "i", "my", "me", "for", "and", "or", "do", "be",
     "in", "on", "at", "you", "your", "can", "how", "what", "with", "this", "that", "am", "are",
-    "was", "we", "us", "our", "please", "want", "need", "help", "would", "like", "could",
-    "um", "uh", "so", "if", "have", "has", "get", "there", "here", "some", "any", "from", "by",
-    "about", "will", "just", "im", "ya", "u", "ur", "wanna",
+    "was", "we", "us", "our", "please", "want", "need", "help", "would", "like", "could", "um",
+    "uh", "so", "if", "have", "has", "get", "there", "here", "some", "any", "from", "by", "about",
+    "will", "just", "im", "ya", "u", "ur", "wanna",
 ];
 
 fn is_cjk(c: char) -> bool {
@@ -149,7 +149,10 @@ mod tests {
             tokenize("Where are my Refunds? Order #123"),
             vec!["where", "refund", "order", "123"]
         );
-        assert_eq!(tokenize("退款进度"), vec!["退", "款", "退款", "进", "款进", "度", "进度"]);
+        assert_eq!(
+            tokenize("退款进度"),
+            vec!["退", "款", "退款", "进", "款进", "度", "进度"]
+        );
         assert_eq!(tokenize("我的order"), vec!["我", "的", "我的", "order"]);
         assert_eq!(tokenize("don't"), vec!["dont"]);
     }

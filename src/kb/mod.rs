@@ -162,7 +162,7 @@ impl KbOptions {
                 "dense_weight, lexical_weight and intent_weight must be >= 0, not all 0".into(),
             ));
         }
-        if !(self.lexical_half > 0.0) {
+        if self.lexical_half.is_nan() || self.lexical_half <= 0.0 {
             return Err(KbError::Options("lexical_half must be > 0".into()));
         }
         if !(0.0..=1.0).contains(&self.stale_factor) {

@@ -134,12 +134,14 @@ impl KnowledgeBase {
             }
             _ => None,
         };
-        if self.articles.is_empty() || (q.k == 0 && q.mode == Mode::Agent && !q.negative_emotion)
-        {
+        if self.articles.is_empty() || (q.k == 0 && q.mode == Mode::Agent && !q.negative_emotion) {
             return Ok(Vec::new());
         }
         let scored = self.score(q, embedding);
-        let today = self.options.today.unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
+        let today = self
+            .options
+            .today
+            .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
         let (mut main, empathy): (Vec<Scored>, Vec<Scored>) = scored
             .into_iter()
             .partition(|s| self.articles[s.article as usize].kind != ArticleType::Empathy);
@@ -223,9 +225,7 @@ impl KnowledgeBase {
             Vec::new()
         };
         let intent = |a: &Article| match q.predicted_intent {
-            Some((label, conf)) if a.intents.iter().any(|i| i == label) => {
-                conf.clamp(0.0, 1.0)
-            }
+            Some((label, conf)) if a.intents.iter().any(|i| i == label) => conf.clamp(0.0, 1.0),
             _ => 0.0,
         };
         let combine = |article: u32, dense: f32, bm25: f32| {
@@ -270,8 +270,7 @@ impl KnowledgeBase {
                     lexical.truncate(o.candidates);
                 }
                 candidates.extend(lexical.iter().map(|&(d, _)| d));
-                if let Some(tagged) = q.predicted_intent.and_then(|(l, _)| self.by_intent.get(l))
-                {
+                if let Some(tagged) = q.predicted_intent.and_then(|(l, _)| self.by_intent.get(l)) {
                     candidates.extend(tagged.iter().copied());
                 }
                 let bm25: HashMap<u32, f32> = lexical.into_iter().collect();
