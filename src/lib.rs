@@ -10,6 +10,7 @@ pub mod data;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod kb;
 pub mod model;
 pub mod server;
 pub mod text;
