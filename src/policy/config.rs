@@ -89,6 +89,9 @@ pub struct Ambiguity {
     pub enabled: bool,
     /// Fires when the top two intents are closer than this.
     pub margin: f32,
+    /// ... and together hold at least this much probability. Below it the model is not
+    /// torn between two intents but lost, which is `low_confidence`.
+    pub min_top_two: f32,
     pub action: Action,
     pub priority: Priority,
 }
@@ -308,6 +311,7 @@ impl Default for Ambiguity {
         Self {
             enabled: true,
             margin: 0.1,
+            min_top_two: 0.5,
             action: Action::Clarify,
             priority: Priority::Normal,
         }
@@ -429,6 +433,7 @@ impl PolicyConfig {
     pub fn validate(&self) -> Result<(), String> {
         unit("low_confidence.threshold", self.low_confidence.threshold)?;
         unit("ambiguity.margin", self.ambiguity.margin)?;
+        unit("ambiguity.min_top_two", self.ambiguity.min_top_two)?;
         unit(
             "human_request.min_confidence",
             self.human_request.min_confidence,

@@ -75,6 +75,9 @@ pub struct PolicyHandle {
     status: Mutex<PolicyStatus>,
     /// Last file stamp seen by the watcher, so an invalid file is reported once.
     seen: Mutex<Option<Stamp>>,
+    /// A changed stamp waiting to be seen again unchanged: a file is read only once it
+    /// has stopped changing, never halfway through a write.
+    pending: Mutex<Option<Stamp>>,
 }
 
 impl PolicyHandle {
@@ -97,6 +100,7 @@ impl PolicyHandle {
                 last_error: None,
             }),
             seen: Mutex::new(seen),
+            pending: Mutex::new(None),
         })
     }
 
@@ -113,6 +117,7 @@ impl PolicyHandle {
                 last_error: None,
             }),
             seen: Mutex::new(None),
+            pending: Mutex::new(None),
         }
     }
 
@@ -122,6 +127,14 @@ impl PolicyHandle {
             message,
         };
         let text = std::str::from_utf8(bytes).map_err(|_| invalid("not valid UTF-8".into()))?;
+        // An empty file would mean "all defaults"; far more often it is a file being
+        // rewritten. Refuse it: a policy that wants the defaults says so in a comment.
+        if text.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#')
+        }) {
+            return Err(invalid("the file is empty".into()));
+        }
         let config = PolicyConfig::parse(text).map_err(invalid)?;
         Policy::new(config).map_err(invalid)
     }
@@ -187,18 +200,23 @@ impl PolicyHandle {
         }
     }
 
-    /// Reloads if the file's stamp changed since last seen.
+    /// Reloads once the file's stamp has changed since last seen and then held still
+    /// for one more poll.
     fn poll(&self) {
         let Some(file) = &self.file else { return };
         let now = stamp(file);
-        let changed = {
-            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            let changed = *seen != now;
-            *seen = now.clone();
-            changed
-        };
-        if changed && now.is_some() {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if now == seen {
+            *pending = None;
+            return;
+        }
+        if now.is_some() && *pending == now {
+            *pending = None;
+            drop(pending);
             let _ = self.reload();
+        } else {
+            *pending = now;
         }
     }
 

@@ -152,6 +152,57 @@ impl Policy {
         None
     }
 
+    /// Intents and emotions the policy names that no head of `manifest` has: typos, or a
+    /// policy written for another bundle. Logged at start-up and reload; not an error,
+    /// since one policy may serve several bundles.
+    pub fn unknown_labels(&self, manifest: &crate::model::Manifest) -> Vec<String> {
+        let c = &self.config;
+        let known_intent = |e: &str| {
+            manifest.heads.iter().any(|h| {
+                let set = h.name.strip_prefix("intent.");
+                set.is_some()
+                    && match e.split_once(':') {
+                        Some((s, l)) => set == Some(s) && h.labels.iter().any(|x| x == l),
+                        None => h.labels.iter().any(|x| x == e),
+                    }
+            })
+        };
+        let intents = c
+            .human_request
+            .intents
+            .iter()
+            .chain(c.complex.iter().flat_map(|g| &g.intents))
+            .chain(c.sensitive.iter().flat_map(|g| &g.intents))
+            .chain(c.skill_groups.keys());
+        let mut unknown: Vec<String> = intents
+            .filter(|e| !known_intent(e))
+            .map(|e| format!("intent {e}"))
+            .collect();
+        let group_names: Vec<&str> = c
+            .complex
+            .iter()
+            .map(|g| g.name.as_str())
+            .chain(c.sensitive.iter().map(|g| g.name.as_str()))
+            .collect();
+        unknown.extend(
+            c.surge
+                .issues
+                .iter()
+                .filter(|e| !known_intent(e) && !group_names.contains(&e.as_str()))
+                .map(|e| format!("surge issue {e}")),
+        );
+        if let Some(h) = manifest.heads.iter().find(|h| h.name == "emotion") {
+            unknown.extend(
+                c.negative_emotion
+                    .emotions
+                    .keys()
+                    .filter(|l| !h.labels.contains(l))
+                    .map(|l| format!("emotion {l}")),
+            );
+        }
+        unknown
+    }
+
     /// Whether a surge of this issue type is watched (and so worth counting).
     pub fn watches_surge(&self, issue: &str) -> bool {
         self.config.surge.enabled && self.config.surge.issues.iter().any(|i| i == issue)
@@ -261,7 +312,39 @@ impl Policy {
         };
 
         if let Some(i) = intent {
-            if c.low_confidence.enabled
+            // Ambiguous (torn between two) and low confidence (lost) exclude each other,
+            // so the bot knows whether to offer two choices or ask to rephrase.
+            let torn = match (
+                c.ambiguity.enabled && !i.out_of_scope,
+                i.top.first(),
+                i.top.get(1),
+            ) {
+                (true, Some(a), Some(b))
+                    if a.score - b.score < c.ambiguity.margin
+                        && a.score + b.score >= c.ambiguity.min_top_two =>
+                {
+                    Some((a, b))
+                }
+                _ => None,
+            };
+            if let Some((a, b)) = torn {
+                fire(
+                    ReasonCode::Ambiguous,
+                    format!(
+                        "{} {:.2} vs {} {:.2}: margin {:.2} < {:.2}",
+                        a.label,
+                        a.score,
+                        b.label,
+                        b.score,
+                        a.score - b.score,
+                        c.ambiguity.margin
+                    ),
+                    c.ambiguity.action,
+                    c.ambiguity.priority,
+                    Severity::Basic,
+                    None,
+                );
+            } else if c.low_confidence.enabled
                 && !i.out_of_scope
                 && i.confidence < c.low_confidence.threshold
             {
@@ -276,23 +359,6 @@ impl Policy {
                     Severity::Basic,
                     None,
                 );
-            }
-            if c.ambiguity.enabled && !i.out_of_scope && i.top.len() >= 2 {
-                let (a, b) = (&i.top[0], &i.top[1]);
-                let margin = a.score - b.score;
-                if margin < c.ambiguity.margin {
-                    fire(
-                        ReasonCode::Ambiguous,
-                        format!(
-                            "{} {:.2} vs {} {:.2}: margin {:.2} < {:.2}",
-                            a.label, a.score, b.label, b.score, margin, c.ambiguity.margin
-                        ),
-                        c.ambiguity.action,
-                        c.ambiguity.priority,
-                        Severity::Basic,
-                        None,
-                    );
-                }
             }
             if c.out_of_scope.enabled && i.out_of_scope {
                 fire(
@@ -467,9 +533,12 @@ impl Policy {
         // Repeated failure: this turn failed too, after a streak of failures.
         let rf = &c.repeated_failure;
         let failing = action == Action::Clarify
-            || fired
-                .iter()
-                .any(|f| f.reason.code == ReasonCode::LowConfidence);
+            || fired.iter().any(|f| {
+                matches!(
+                    f.reason.code,
+                    ReasonCode::LowConfidence | ReasonCode::Ambiguous
+                )
+            });
         if rf.enabled && failing {
             let streak = 1 + recent.iter().rev().take_while(|t| t.is_failure()).count();
             if streak >= p.failure_turns {

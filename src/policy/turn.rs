@@ -109,6 +109,7 @@ impl StoredTurn {
     pub fn is_failure(&self) -> bool {
         self.handoff.policy_action() == super::Action::Clarify
             || self.handoff.has(super::ReasonCode::LowConfidence)
+            || self.handoff.has(super::ReasonCode::Ambiguous)
     }
 }
 

@@ -164,6 +164,10 @@ pub fn load_model(state: &AppState) -> Result<(), StartupError> {
         }
     };
     let bundle = crate::model::Bundle::load(&state.config.model)?;
+    let unknown = handoff.policy().get().unknown_labels(&bundle.manifest);
+    if !unknown.is_empty() {
+        tracing::warn!(labels = %unknown.join(", "), "the policy names labels this model does not have");
+    }
     let classifier =
         Arc::new(Classifier::new(bundle, (*state.config).clone()).with_handoff(handoff));
     classifier.warm_up();
