@@ -10,11 +10,14 @@
 //! * customer_service: bitext contact_customer_service (reported on its own);
 //! * complaint: bitext complaint — a specialist should take over;
 //! * out_of_scope: clinc150 `oos` — nothing the support bot knows;
-//! * negative: goemotions messages labelled anger, annoyance or disgust.
+//! * negative: goemotions messages labelled anger, annoyance or disgust;
+//! * routine and human again as voice transcripts and social posts
+//!   (`text::augment::{voice_style, social_style}`, seed 7), on those channels.
 //!
 //! Containment = routine messages with action `bot`; wrong-answer rate = routine messages
 //! kept by the bot whose predicted intent is not the gold one, over those kept.
 
+use rand::SeedableRng;
 use std::collections::BTreeMap;
 use triage::classify::Classifier;
 use triage::config::Config;
@@ -22,7 +25,7 @@ use triage::data::{self, Record, Split};
 use triage::model::heads::{emotion_result, intent_result};
 use triage::model::Bundle;
 use triage::policy::{Action, Policy, PolicyConfig, ReasonCode, TurnInput};
-use triage::text::{self, Channel, NormalizeOptions};
+use triage::text::{self, augment, Channel, NormalizeOptions};
 
 struct Item {
     set: &'static str,
@@ -30,13 +33,17 @@ struct Item {
     turn: TurnInput,
 }
 
-const SETS: [&str; 6] = [
+const SETS: [&str; 10] = [
     "routine",
     "human",
     "customer_service",
     "complaint",
     "out_of_scope",
     "negative",
+    "routine (voice)",
+    "human (voice)",
+    "routine (social)",
+    "human (social)",
 ];
 
 #[derive(Default, Clone)]
@@ -104,6 +111,7 @@ fn main() -> anyhow::Result<()> {
     let root = data::default_root();
 
     let mut records: Vec<(&'static str, Record)> = Vec::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for r in data::load(&root, "bitext", split)? {
         let set = match r.intent.as_deref() {
             Some("contact_human_agent") => "human",
@@ -111,6 +119,22 @@ fn main() -> anyhow::Result<()> {
             Some("complaint") => "complaint",
             _ => "routine",
         };
+        // Routine and human requests again as voice transcripts and social posts.
+        if set == "routine" || set == "human" {
+            let (voice, social) = if set == "routine" {
+                ("routine (voice)", "routine (social)")
+            } else {
+                ("human (voice)", "human (social)")
+            };
+            let mut v = r.clone();
+            v.text = augment::voice_style(&r.text, &mut rng);
+            v.channel = Channel::Voice;
+            records.push((voice, v));
+            let mut s = r.clone();
+            s.text = augment::social_style(&r.text, &mut rng);
+            s.channel = Channel::Social;
+            records.push((social, s));
+        }
         records.push((set, r));
     }
     for r in data::load(&root, "clinc150", split)? {
@@ -150,9 +174,10 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .enumerate()
         .map(|(row, (set, r))| {
-            let norm = text::normalize(&r.text, Channel::Chat, &opts);
+            let norm = text::normalize(&r.text, r.channel, &opts);
             let lang = text::detect_lang(&norm).to_string();
             let turn = TurnInput {
+                channel: r.channel,
                 model_covers_lang: langs.contains(&lang),
                 lang,
                 intent: Some(intent_result(&support.spec, &is.row(row).to_vec(), 3)),

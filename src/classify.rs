@@ -293,7 +293,7 @@ impl Classifier {
                     text: p.text,
                     channel,
                     lang: r.lang.clone(),
-                    model_covers_lang: languages.iter().any(|l| *l == r.lang),
+                    model_covers_lang: languages.contains(&r.lang),
                     intent: r.intent.clone(),
                     emotion: r.emotion.clone(),
                     customer: p.customer,

@@ -126,10 +126,14 @@ impl PhraseMatcher {
 
     /// The first phrase (in file order) found un-negated in `text`.
     pub fn find(&self, text: &str) -> Option<PhraseHit> {
-        let lower = text.to_lowercase();
+        self.find_lower(&text.to_lowercase())
+    }
+
+    /// [`find`](Self::find) on text already lower-cased.
+    pub fn find_lower(&self, lower: &str) -> Option<PhraseHit> {
         self.entries
             .iter()
-            .find(|e| matches(e, &lower))
+            .find(|e| matches(e, lower))
             .map(|e| PhraseHit {
                 phrase: e.phrase.clone(),
                 score: e.score,
@@ -138,10 +142,14 @@ impl PhraseMatcher {
 
     /// The highest-scoring phrase found un-negated in `text`.
     pub fn best(&self, text: &str) -> Option<PhraseHit> {
-        let lower = text.to_lowercase();
+        self.best_lower(&text.to_lowercase())
+    }
+
+    /// [`best`](Self::best) on text already lower-cased.
+    pub fn best_lower(&self, lower: &str) -> Option<PhraseHit> {
         self.entries
             .iter()
-            .filter(|e| matches(e, &lower))
+            .filter(|e| matches(e, lower))
             .max_by(|a, b| a.score.total_cmp(&b.score))
             .map(|e| PhraseHit {
                 phrase: e.phrase.clone(),

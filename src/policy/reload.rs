@@ -6,8 +6,10 @@
 //! Change detection polls the file's modification time and size (one `stat` per
 //! interval, default 1 s) rather than using inotify (`notify`): polling also sees edits
 //! made by rename-and-replace editors, config-map symlink swaps in Kubernetes and
-//! network file systems, needs no extra crate, and costs nothing measurable. The
-//! content hash decides whether anything really changed.
+//! network file systems, needs no extra crate, and costs nothing measurable. A changed
+//! file is read once its stamp has held still for one more poll (never halfway through
+//! a write), an empty file is refused, and the content hash decides whether anything
+//! really changed.
 
 use super::config::PolicyConfig;
 use super::rules::Policy;

@@ -10,7 +10,7 @@
 
 use super::config::{Adjustment, Mode, PolicyConfig, SensitiveMode};
 use super::decision::{Action, Decision, Priority, Reason, ReasonCode, Severity};
-use super::phrases::PhraseMatcher;
+use super::phrases::{PhraseHit, PhraseMatcher};
 use super::turn::{StoredTurn, TurnInput};
 use super::PolicyError;
 use crate::model::IntentResult;
@@ -46,6 +46,15 @@ struct Params {
     clarify_first_unless: Vec<ReasonCode>,
 }
 
+/// Every phrase list's match for one text, found once per decision (they do not depend
+/// on channel or tier).
+struct Matches {
+    human: Option<PhraseHit>,
+    complex: Vec<Option<PhraseHit>>,
+    sensitive: Vec<Option<PhraseHit>>,
+    lexicon: Option<PhraseHit>,
+}
+
 struct Fired {
     reason: Reason,
     action: Action,
@@ -53,6 +62,16 @@ struct Fired {
     severity: Severity,
     /// (rank, team): the highest rank names the skill group.
     skill_group: Option<(u8, String)>,
+}
+
+/// What one decision's evaluations share: the turn, its recent history, and what was
+/// computed from them once.
+struct Facts<'a> {
+    turn: &'a TurnInput,
+    recent: &'a [&'a StoredTurn],
+    m: &'a Matches,
+    issue: Option<&'a str>,
+    negativity: f32,
 }
 
 #[derive(Clone, PartialEq)]
@@ -113,7 +132,7 @@ impl Policy {
         if self.config.model_languages.is_empty() {
             turn.model_covers_lang
         } else {
-            self.config.model_languages.iter().any(|l| *l == turn.lang)
+            self.config.model_languages.contains(&turn.lang)
         }
     }
 
@@ -127,10 +146,28 @@ impl Policy {
         !i.out_of_scope && i.confidence >= min
     }
 
+    fn matches(&self, text: &str) -> Matches {
+        let lower = text.to_lowercase();
+        Matches {
+            human: self.human_phrases.find_lower(&lower),
+            complex: self.complex.iter().map(|m| m.find_lower(&lower)).collect(),
+            sensitive: self
+                .sensitive
+                .iter()
+                .map(|m| m.find_lower(&lower))
+                .collect(),
+            lexicon: self.lexicon.best_lower(&lower),
+        }
+    }
+
     /// What the turn is about, for the context package and surge detection: the
     /// recognised intent (unless it only asks for a person), else the complex or
     /// sensitive group a phrase names.
     pub fn issue_type(&self, turn: &TurnInput) -> Option<String> {
+        self.issue_type_with(turn, &self.matches(&turn.text))
+    }
+
+    fn issue_type_with(&self, turn: &TurnInput, m: &Matches) -> Option<String> {
         let c = &self.config;
         if let Some(i) = self.trusted_intent(turn) {
             if self.confident(i, c.low_confidence.threshold)
@@ -139,17 +176,18 @@ impl Policy {
                 return Some(i.label.clone());
             }
         }
-        for (g, m) in c.complex.iter().zip(&self.complex) {
-            if m.find(&turn.text).is_some() {
-                return Some(g.name.clone());
-            }
-        }
-        for (s, m) in c.sensitive.iter().zip(&self.sensitive) {
-            if m.find(&turn.text).is_some() {
-                return Some(s.name.clone());
-            }
-        }
-        None
+        c.complex
+            .iter()
+            .zip(&m.complex)
+            .find(|(_, hit)| hit.is_some())
+            .map(|(g, _)| g.name.clone())
+            .or_else(|| {
+                c.sensitive
+                    .iter()
+                    .zip(&m.sensitive)
+                    .find(|(_, hit)| hit.is_some())
+                    .map(|(s, _)| s.name.clone())
+            })
     }
 
     /// Intents and emotions the policy names that no head of `manifest` has: typos, or a
@@ -212,11 +250,15 @@ impl Policy {
     /// the language, or the strongest lexicon word. Not the frustration score: on the
     /// shipped model it is high for many calm support requests (eval/policy/README.md).
     pub fn negativity(&self, turn: &TurnInput) -> f32 {
+        self.negativity_with(turn, self.lexicon.best(&turn.text).as_ref())
+    }
+
+    fn negativity_with(&self, turn: &TurnInput, lexicon: Option<&PhraseHit>) -> f32 {
         let model = match (self.trusts_model(turn), &turn.emotion) {
             (true, Some(e)) => (-e.sentiment.score).max(0.0),
             _ => 0.0,
         };
-        let lex = self.lexicon.best(&turn.text).map_or(0.0, |h| h.score);
+        let lex = lexicon.map_or(0.0, |h| h.score);
         model.max(lex).min(1.0)
     }
 
@@ -250,14 +292,24 @@ impl Policy {
         let ch = self.config.channels.get(channel);
         let tier_name = turn.tier().map(str::to_lowercase);
         let tier = tier_name.as_deref().and_then(|t| self.config.tiers.get(t));
+        let m = self.matches(&turn.text);
+        let issue = self.issue_type_with(turn, &m);
+        let negativity = self.negativity_with(turn, m.lexicon.as_ref());
+        let facts = Facts {
+            turn,
+            recent: &recent,
+            m: &m,
+            issue: issue.as_deref(),
+            negativity,
+        };
 
-        let plain = self.evaluate(turn, &recent, &self.params(None, None));
+        let plain = self.evaluate(&facts, &self.params(None, None));
         let with_channel = match ch {
-            Some(_) => self.evaluate(turn, &recent, &self.params(ch, None)),
+            Some(_) => self.evaluate(&facts, &self.params(ch, None)),
             None => plain.clone(),
         };
         let full = match tier {
-            Some(_) => self.evaluate(turn, &recent, &self.params(ch, tier)),
+            Some(_) => self.evaluate(&facts, &self.params(ch, tier)),
             None => with_channel.clone(),
         };
         let mut reasons = full.reasons.clone();
@@ -291,12 +343,13 @@ impl Policy {
             response_time_secs: self.config.severity.secs(full.severity),
             skill_group: full.skill_group,
             reasons,
-            issue_type: self.issue_type(turn),
+            issue_type: issue,
             shadow,
         }
     }
 
-    fn evaluate(&self, turn: &TurnInput, recent: &[&StoredTurn], p: &Params) -> Outcome {
+    fn evaluate(&self, f: &Facts, p: &Params) -> Outcome {
+        let (turn, recent, m) = (f.turn, f.recent, f.m);
         let c = &self.config;
         let intent = self.trusted_intent(turn);
         let emotion = turn.emotion.as_ref().filter(|_| self.trusts_model(turn));
@@ -381,7 +434,7 @@ impl Policy {
             {
                 why.push(format!("intent {} {:.2}", i.label, i.confidence));
             }
-            if let Some(hit) = self.human_phrases.find(&turn.text) {
+            if let Some(hit) = &m.human {
                 why.push(format!("phrase {:?}", hit.phrase));
             }
             if !why.is_empty() {
@@ -396,10 +449,8 @@ impl Policy {
             }
         }
 
-        for (g, phrases) in c.complex.iter().zip(&self.complex) {
-            if let Some(why) =
-                group_match(intent, &g.intents, g.min_confidence, phrases, &turn.text)
-            {
+        for (g, hit) in c.complex.iter().zip(&m.complex) {
+            if let Some(why) = group_match(intent, &g.intents, g.min_confidence, hit.as_ref()) {
                 fire(
                     ReasonCode::ComplexIntent,
                     format!("{} → {}: {why}", g.name, g.skill_group),
@@ -411,10 +462,8 @@ impl Policy {
             }
         }
 
-        for (s, phrases) in c.sensitive.iter().zip(&self.sensitive) {
-            if let Some(why) =
-                group_match(intent, &s.intents, s.min_confidence, phrases, &turn.text)
-            {
+        for (s, hit) in c.sensitive.iter().zip(&m.sensitive) {
+            if let Some(why) = group_match(intent, &s.intents, s.min_confidence, hit.as_ref()) {
                 let (action, what) = match s.mode {
                     SensitiveMode::Handoff => (Action::Handoff, "always handled by a person"),
                     SensitiveMode::Confirm => {
@@ -461,7 +510,7 @@ impl Policy {
                     }
                 }
             }
-            if let Some(hit) = self.lexicon.best(&turn.text) {
+            if let Some(hit) = &m.lexicon {
                 let t = ne.lexicon_threshold * p.emotion_scale;
                 if hit.score >= t {
                     hits.push((
@@ -490,7 +539,7 @@ impl Policy {
                 .iter()
                 .map(|t| t.negativity)
                 .collect();
-            seq.push(self.negativity(turn));
+            seq.push(f.negativity);
             let rising = seq.windows(2).all(|w| w[1] > w[0]);
             let rise = seq[seq.len() - 1] - seq[0];
             if rising && rise >= rn.min_rise {
@@ -512,8 +561,8 @@ impl Policy {
         }
 
         let sg = &c.surge;
-        if let (Some(count), Some(issue)) = (turn.surge_count, self.issue_type(turn)) {
-            if self.watches_surge(&issue) && count >= sg.min_conversations {
+        if let (Some(count), Some(issue)) = (turn.surge_count, f.issue) {
+            if self.watches_surge(issue) && count >= sg.min_conversations {
                 fire(
                     ReasonCode::Surge,
                     format!(
@@ -612,8 +661,7 @@ fn group_match(
     intent: Option<&IntentResult>,
     intents: &[String],
     min_confidence: f32,
-    phrases: &PhraseMatcher,
-    text: &str,
+    phrase: Option<&PhraseHit>,
 ) -> Option<String> {
     let mut why = Vec::new();
     if let Some(i) = intent
@@ -621,7 +669,7 @@ fn group_match(
     {
         why.push(format!("intent {} {:.2}", i.label, i.confidence));
     }
-    if let Some(hit) = phrases.find(text) {
+    if let Some(hit) = phrase {
         why.push(format!("phrase {:?}", hit.phrase));
     }
     (!why.is_empty()).then(|| why.join("; "))

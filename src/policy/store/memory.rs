@@ -95,7 +95,8 @@ impl ConversationStore for MemoryStore {
     fn append(&self, id: &str, turn: &StoredTurn, now_ms: u64) -> Result<(), StoreError> {
         let mut s = self.lock();
         s.appends += 1;
-        if s.appends % SWEEP_EVERY == 0 || s.conversations.len() >= self.max_conversations {
+        if s.appends.is_multiple_of(SWEEP_EVERY) || s.conversations.len() >= self.max_conversations
+        {
             // Down to 90% of the cap, so a full store sweeps once per many appends.
             s.sweep(now_ms, self.max_conversations * 9 / 10);
         }
