@@ -237,3 +237,23 @@ fn shadow_mode_over_http() {
     assert_eq!(ctx["turns"][0]["handoff"]["shadow"], "handoff");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_response_can_be_decided_again_offline() {
+    // What an evaluation does: classify, then run Policy::decide on the response with
+    // another policy. With the same policy it must agree with the server.
+    let s = TestServer::start(|_| {});
+    let policy =
+        triage::policy::Policy::from_file(&common::repo_path("config/policy.toml")).unwrap();
+    for text in [
+        "I need to delete my account",
+        "where can I track my order",
+        "我要投诉你们的快递员",
+    ] {
+        let r = classify(&s, json!({"text": text}));
+        let resp: triage::api::ClassifyResponse = serde_json::from_value(r.clone()).unwrap();
+        let turn = triage::policy::TurnInput::from_response(text, &resp, None, &["en".to_string()]);
+        let d = policy.decide(&turn, &[], 0);
+        assert_eq!(serde_json::to_value(&d).unwrap(), r["handoff"], "{text}");
+    }
+}

@@ -44,6 +44,32 @@ impl TurnInput {
         }
     }
 
+    /// The turn of a classify response, for callers that have the response but not the
+    /// pipeline's internals (evaluation). `raw_text` is normalised for the response's
+    /// channel as the pipeline does; `model_languages` are the bundle's `languages`. The
+    /// response must carry at least two `top` intents for the ambiguity rule (`top_k` ≥ 2).
+    pub fn from_response(
+        raw_text: &str,
+        response: &crate::api::ClassifyResponse,
+        customer: Option<Customer>,
+        model_languages: &[String],
+    ) -> Self {
+        let channel: Channel = response.channel.parse().unwrap_or_default();
+        let text =
+            crate::text::normalize(raw_text, channel, &crate::text::NormalizeOptions::default());
+        Self {
+            text,
+            channel,
+            lang: response.lang.clone(),
+            model_covers_lang: model_languages.contains(&response.lang),
+            intent: response.intent.clone(),
+            emotion: response.emotion.clone(),
+            customer,
+            surge_count: None,
+            memory_unavailable: false,
+        }
+    }
+
     pub fn tier(&self) -> Option<&str> {
         self.customer.as_ref()?.tier.as_deref()
     }
