@@ -1,27 +1,46 @@
 //! The classification pipeline: text → normalise → tokenize → batch/encode (engine) →
-//! heads → response. Validation happens first and for every input of a batch before any
-//! work is queued, so a bad item rejects the request without wasting encoder time.
+//! heads → handoff policy → response. Validation happens first and for every input of a
+//! batch before any work is queued, so a bad item rejects the request without wasting
+//! encoder time.
 
-use crate::api::{BatchInput, ClassifyRequest, ClassifyResponse, ModelInfo};
+use crate::api::{BatchInput, ClassifyRequest, ClassifyResponse, Customer, ModelInfo};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::TriageError;
 use crate::model::bundle::BundleFiles;
 use crate::model::heads::{emotion_result, intent_result};
 use crate::model::{Bundle, Encoded, Head, HeadKind, Manifest, TextTokenizer};
+use crate::policy::{HandoffService, TurnInput, TurnMeta};
 use crate::text::{self, Channel, NormalizeOptions};
 use ndarray::{Array2, Axis};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Longest `conversation_id` accepted, in bytes.
+const MAX_CONVERSATION_ID: usize = 256;
 
 /// One validated, normalised, tokenized message.
 pub struct Prepared {
     pub channel: Channel,
     pub lang: String,
     pub conversation_id: Option<String>,
+    pub customer: Option<Customer>,
     pub intent_head: Option<usize>,
     pub top_k: usize,
+    /// The normalised text (what the policy's phrase lists match).
+    pub text: String,
+    /// The text as received (what conversation memory keeps for the agent).
+    pub raw: String,
     pub encoded: Encoded,
+}
+
+/// What the policy step needs of a message once the heads have answered.
+struct Pending {
+    text: String,
+    raw: String,
+    customer: Option<Customer>,
+    conversation_id: Option<String>,
+    top_k: usize,
 }
 
 pub struct Classifier {
@@ -33,6 +52,7 @@ pub struct Classifier {
     normalize: NormalizeOptions,
     config: Config,
     emotion_head: Option<usize>,
+    handoff: Option<Arc<HandoffService>>,
 }
 
 impl Classifier {
@@ -63,7 +83,19 @@ impl Classifier {
             normalize,
             config,
             emotion_head,
+            handoff: None,
         }
+    }
+
+    /// Attaches the handoff policy and conversation memory: every response then carries
+    /// a `handoff` decision and turns with a `conversation_id` are remembered.
+    pub fn with_handoff(mut self, handoff: Arc<HandoffService>) -> Self {
+        self.handoff = Some(handoff);
+        self
+    }
+
+    pub fn handoff(&self) -> Option<&Arc<HandoffService>> {
+        self.handoff.as_ref()
     }
 
     pub fn model_info(&self) -> ModelInfo {
@@ -138,6 +170,13 @@ impl Classifier {
             (true, false) => None,
             _ => Some(self.intent_head(set)?),
         };
+        if let Some(id) = &req.conversation_id {
+            if id.is_empty() || id.len() > MAX_CONVERSATION_ID || id.chars().any(char::is_control) {
+                return Err(TriageError::InvalidRequest(format!(
+                    "conversation_id must be 1 to {MAX_CONVERSATION_ID} bytes without control characters"
+                )));
+            }
+        }
         let top_k = req.top_k.unwrap_or(self.config.top_k);
         if top_k == 0 || top_k > self.config.limits.max_top_k {
             return Err(TriageError::InvalidRequest(format!(
@@ -162,8 +201,11 @@ impl Classifier {
             channel,
             lang,
             conversation_id: req.conversation_id.clone(),
+            customer: req.customer.clone(),
             intent_head,
             top_k,
+            text: normalized,
+            raw: raw.to_string(),
             encoded,
         })
     }
@@ -184,8 +226,7 @@ impl Classifier {
         &self,
         prepared: Vec<Prepared>,
         emb: Array2<f32>,
-        started: Instant,
-    ) -> Vec<ClassifyResponse> {
+    ) -> (Vec<ClassifyResponse>, Vec<Pending>) {
         let model = self.model_info();
         let emotion = self
             .emotion_head
@@ -199,29 +240,81 @@ impl Classifier {
                 }
             }
         }
-        let ms = started.elapsed().as_secs_f64() * 1e3;
         prepared
             .into_iter()
             .enumerate()
             .map(|(row, p)| {
+                // The policy's ambiguity margin needs the top two, whatever top_k asks.
                 let intent = p.intent_head.and_then(|h| {
                     let scores = intent_scores[h].as_ref()?.index_axis(Axis(0), row).to_vec();
-                    Some(intent_result(&self.heads[h].spec, &scores, p.top_k))
+                    Some(intent_result(&self.heads[h].spec, &scores, p.top_k.max(2)))
                 });
                 let emotion = emotion.as_ref().map(|(head, s)| {
                     emotion_result(&head.spec, &s.index_axis(Axis(0), row).to_vec())
                 });
-                ClassifyResponse {
+                let response = ClassifyResponse {
                     intent,
                     emotion,
+                    handoff: None,
                     channel: p.channel.to_string(),
                     lang: p.lang,
-                    conversation_id: p.conversation_id,
+                    conversation_id: p.conversation_id.clone(),
                     model: model.clone(),
-                    timing_ms: ms,
-                }
+                    timing_ms: 0.0,
+                };
+                let pending = Pending {
+                    text: p.text,
+                    raw: p.raw,
+                    customer: p.customer,
+                    conversation_id: p.conversation_id,
+                    top_k: p.top_k,
+                };
+                (response, pending)
             })
-            .collect()
+            .unzip()
+    }
+
+    /// Runs the handoff policy on each response (in order, so turns of one conversation
+    /// within a batch see each other), then trims `top` to the requested `top_k`.
+    fn decide(
+        handoff: Option<&HandoffService>,
+        languages: &[String],
+        responses: &mut [ClassifyResponse],
+        pending: Vec<Pending>,
+        started: Instant,
+    ) {
+        let now = crate::policy::now_ms();
+        for (r, p) in responses.iter_mut().zip(pending) {
+            if let Some(svc) = handoff {
+                let Ok(channel) = r.channel.parse::<Channel>() else {
+                    continue;
+                };
+                let turn = TurnInput {
+                    text: p.text,
+                    channel,
+                    lang: r.lang.clone(),
+                    model_covers_lang: languages.contains(&r.lang),
+                    intent: r.intent.clone(),
+                    emotion: r.emotion.clone(),
+                    customer: p.customer,
+                    surge_count: None,
+                    memory_unavailable: false,
+                };
+                let meta = TurnMeta {
+                    conversation_id: p.conversation_id,
+                    raw_text: p.raw,
+                    suggestions: Vec::new(),
+                };
+                r.handoff = Some(svc.handle(turn, meta, now));
+            }
+            if let Some(i) = &mut r.intent {
+                i.top.truncate(p.top_k);
+            }
+        }
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        for r in responses.iter_mut() {
+            r.timing_ms = ms;
+        }
     }
 
     pub async fn classify(
@@ -231,7 +324,28 @@ impl Classifier {
     ) -> Result<Vec<ClassifyResponse>, TriageError> {
         let encs = prepared.iter().map(|p| p.encoded.clone()).collect();
         let emb = self.engine.embed(encs).await?;
-        Ok(self.respond(prepared, emb, started))
+        let (mut responses, pending) = self.respond(prepared, emb);
+        match &self.handoff {
+            // Redis calls block: keep them off the async workers.
+            Some(svc) if svc.blocking() => {
+                let svc = svc.clone();
+                let languages = self.manifest.languages.clone();
+                responses = tokio::task::spawn_blocking(move || {
+                    Self::decide(Some(&svc), &languages, &mut responses, pending, started);
+                    responses
+                })
+                .await
+                .map_err(|e| TriageError::Internal(e.to_string()))?;
+            }
+            h => Self::decide(
+                h.as_deref(),
+                &self.manifest.languages,
+                &mut responses,
+                pending,
+                started,
+            ),
+        }
+        Ok(responses)
     }
 
     pub fn classify_blocking(
@@ -239,9 +353,26 @@ impl Classifier {
         prepared: Vec<Prepared>,
         started: Instant,
     ) -> Result<Vec<ClassifyResponse>, TriageError> {
+        self.run_blocking(prepared, started, self.handoff.as_deref())
+    }
+
+    fn run_blocking(
+        &self,
+        prepared: Vec<Prepared>,
+        started: Instant,
+        handoff: Option<&HandoffService>,
+    ) -> Result<Vec<ClassifyResponse>, TriageError> {
         let encs = prepared.iter().map(|p| p.encoded.clone()).collect();
         let emb = self.engine.embed_blocking(encs)?;
-        Ok(self.respond(prepared, emb, started))
+        let (mut responses, pending) = self.respond(prepared, emb);
+        Self::decide(
+            handoff,
+            &self.manifest.languages,
+            &mut responses,
+            pending,
+            started,
+        );
+        Ok(responses)
     }
 
     /// Runs a few texts of different lengths through the whole path so the first real
@@ -260,8 +391,9 @@ impl Classifier {
                     ..Default::default()
                 })
                 .collect();
+            // Without the policy: warm-up texts must not count towards a surge.
             if let Ok(p) = self.prepare_all(&reqs) {
-                let _ = self.classify_blocking(p, Instant::now());
+                let _ = self.run_blocking(p, Instant::now(), None);
             }
         }
     }

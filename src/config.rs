@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG: &str = "config/triage.toml";
+pub const DEFAULT_POLICY: &str = "config/policy.toml";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -15,9 +16,13 @@ pub struct Config {
     pub model: String,
     pub addr: String,
     pub policy: PathBuf,
+    /// How often the policy file is checked for changes, in ms (0: only on
+    /// `POST /admin/policy/reload`).
+    pub policy_reload_ms: u64,
     pub kb: PathBuf,
     /// Conversation store; in-memory when absent.
     pub redis_url: Option<String>,
+    pub memory: MemoryConfig,
     /// Intent set used when a request names none (`support` → head `intent.support`).
     pub intent_set: String,
     pub top_k: usize,
@@ -27,6 +32,53 @@ pub struct Config {
     pub threads: Option<usize>,
     pub limits: Limits,
     pub engine: EngineConfig,
+}
+
+/// Conversation memory (the handoff context package and the history rules).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// A conversation is forgotten this long after its last message. 24 h: an email
+    /// thread's replies within a day still find their history; personal data does not
+    /// linger for weeks.
+    pub ttl_secs: u64,
+    /// Newest turns kept per conversation.
+    pub max_turns: usize,
+    /// In-process store only: conversations held at most (the closest to expiring go
+    /// first beyond it).
+    pub max_conversations: usize,
+    /// What is kept of the customer's words: `raw` (the agent reads what was said),
+    /// `masked` (personal data replaced, as in logs) or `none`.
+    pub store_text: StoreText,
+    /// Connect, read and write timeout of each Redis call.
+    pub redis_timeout_ms: u64,
+    /// After a Redis failure, calls answer "unavailable" at once for this long before
+    /// Redis is tried again.
+    pub redis_retry_ms: u64,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub redis_prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreText {
+    Raw,
+    Masked,
+    None,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 24 * 3600,
+            max_turns: 50,
+            max_conversations: 100_000,
+            store_text: StoreText::Raw,
+            redis_timeout_ms: 250,
+            redis_retry_ms: 1000,
+            redis_prefix: "triage".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,9 +101,11 @@ impl Default for Config {
         Self {
             model: "models/triage-en-small".into(),
             addr: "127.0.0.1:8080".into(),
-            policy: "config/policy.toml".into(),
+            policy: DEFAULT_POLICY.into(),
+            policy_reload_ms: 1000,
             kb: "config/kb/support".into(),
             redis_url: None,
+            memory: MemoryConfig::default(),
             intent_set: "support".into(),
             top_k: 3,
             log_text: false,

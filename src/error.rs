@@ -35,8 +35,29 @@ pub enum TriageError {
     NotReady,
     #[error("{0}")]
     NotFound(String),
+    /// A policy file that does not load; the previous policy stays in force.
+    #[error("{0}")]
+    InvalidPolicy(String),
+    /// The conversation store cannot be reached right now.
+    #[error("{0}")]
+    MemoryUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::policy::PolicyError> for TriageError {
+    fn from(e: crate::policy::PolicyError) -> Self {
+        match e {
+            crate::policy::PolicyError::Store(s) => s.into(),
+            other => TriageError::InvalidPolicy(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::policy::StoreError> for TriageError {
+    fn from(e: crate::policy::StoreError) -> Self {
+        TriageError::MemoryUnavailable(e.to_string())
+    }
 }
 
 impl TriageError {
@@ -58,6 +79,8 @@ impl TriageError {
             TriageError::Engine(EngineError::Backend(_)) => "inference_failed",
             TriageError::NotReady => "not_ready",
             TriageError::NotFound(_) => "not_found",
+            TriageError::InvalidPolicy(_) => "invalid_policy",
+            TriageError::MemoryUnavailable(_) => "memory_unavailable",
             TriageError::Internal(_) => "internal",
         }
     }

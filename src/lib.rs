@@ -1,6 +1,7 @@
 //! triage: a customer-service NLU inference server. Data flows one way:
 //! text → normalise ([`text`]) → tokenize → batch/encode ([`engine`], [`model`]) →
-//! heads → response ([`classify`]), served over HTTP by [`server`].
+//! heads → response ([`classify`]), where the handoff [`policy`] decides bot, clarify or
+//! human and conversation memory keeps the turn; served over HTTP by [`server`].
 
 pub mod api;
 pub mod classify;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod eval;
 pub mod kb;
 pub mod model;
+pub mod policy;
 pub mod server;
 pub mod text;
 pub mod train;

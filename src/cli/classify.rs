@@ -1,4 +1,5 @@
-//! `triage classify`: the same pipeline and JSON as `/v1/classify`, without a server.
+//! `triage classify`: the same pipeline, policy and JSON as `/v1/classify`, without a
+//! server.
 //! One response object per line, in input order; a bad line gets an error object in its
 //! place so the output stays aligned with the input.
 
@@ -6,6 +7,7 @@ use crate::api::{ClassifyRequest, ErrorBody, ErrorDetail};
 use crate::classify::Classifier;
 use crate::config::Config;
 use crate::model::Bundle;
+use crate::policy::HandoffService;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,8 +22,11 @@ pub fn run(
     channel: Option<String>,
     intent_set: Option<String>,
 ) -> anyhow::Result<()> {
+    // Same policy and memory as the server: lines sharing a conversation_id see each
+    // other's turns, in file order.
+    let handoff = std::sync::Arc::new(HandoffService::from_config(&config, false)?);
     let bundle = Bundle::load(&config.model)?;
-    let classifier = Classifier::new(bundle, config);
+    let classifier = Classifier::new(bundle, config).with_handoff(handoff);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match (text, input) {

@@ -123,6 +123,7 @@ pub fn responses(
             channel: r.channel.to_string(),
             lang: r.lang.clone().unwrap_or_else(|| "en".into()),
             conversation_id: None,
+            handoff: None,
             model: model.clone(),
             timing_ms: 0.0,
         })

@@ -19,16 +19,17 @@ pub fn status_of(err: &TriageError) -> StatusCode {
         TriageError::EmptyText { .. }
         | TriageError::UnknownChannel { .. }
         | TriageError::UnknownIntentSet { .. }
-        | TriageError::InvalidRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        | TriageError::InvalidRequest(_)
+        | TriageError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TriageError::TextTooLarge { .. }
         | TriageError::BatchTooLarge { .. }
         | TriageError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         TriageError::InvalidJson(_) | TriageError::InvalidUtf8 => StatusCode::BAD_REQUEST,
         TriageError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         TriageError::Engine(EngineError::Overloaded { .. }) => StatusCode::TOO_MANY_REQUESTS,
-        TriageError::Engine(EngineError::Closed) | TriageError::NotReady => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        TriageError::Engine(EngineError::Closed)
+        | TriageError::NotReady
+        | TriageError::MemoryUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         TriageError::NotFound(_) => StatusCode::NOT_FOUND,
         TriageError::Engine(EngineError::Backend(_)) | TriageError::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR

@@ -35,5 +35,10 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<Value>, ApiError
         "channels": crate::text::Channel::ALL,
         "limits": state.config.limits,
         "engine": c.engine().config(),
+        "policy": c.handoff().map(|h| h.policy().status()),
+        "memory": c.handoff().map(|h| json!({
+            "store": h.store().kind(), "ttl_secs": state.config.memory.ttl_secs,
+            "max_turns": state.config.memory.max_turns, "store_text": state.config.memory.store_text,
+        })),
     })))
 }

@@ -2,7 +2,9 @@
 //! listens at once and loads the model in the background, so `/health` answers during
 //! start-up and `/ready` turns 200 only when the model is loaded and warmed up.
 
+mod admin;
 mod classify;
+mod conversations;
 mod docs;
 mod embed;
 pub mod error;
@@ -13,6 +15,7 @@ mod metrics;
 use crate::classify::Classifier;
 use crate::config::Config;
 use crate::error::TriageError;
+use crate::policy::{HandoffService, PolicyError};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -27,7 +30,19 @@ use std::time::Instant;
 pub struct AppState {
     pub config: Arc<Config>,
     classifier: Arc<OnceLock<Arc<Classifier>>>,
+    /// Policy and conversation memory; set before the model loads, so a bad policy
+    /// file stops start-up early.
+    handoff: Arc<OnceLock<Arc<HandoffService>>>,
     prometheus: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// Why a server could not start serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Bundle(#[from] crate::model::BundleError),
 }
 
 impl AppState {
@@ -35,6 +50,7 @@ impl AppState {
         Self {
             config: Arc::new(config),
             classifier: Arc::new(OnceLock::new()),
+            handoff: Arc::new(OnceLock::new()),
             prometheus: metrics::handle(),
         }
     }
@@ -52,6 +68,15 @@ impl AppState {
     pub fn set_classifier(&self, c: Arc<Classifier>) {
         let _ = self.classifier.set(c);
     }
+
+    /// Policy and conversation memory, or 503 `not_ready` before start-up set them.
+    pub fn handoff(&self) -> Result<&Arc<HandoffService>, ApiError> {
+        self.handoff.get().ok_or(ApiError(TriageError::NotReady))
+    }
+
+    pub fn set_handoff(&self, h: Arc<HandoffService>) {
+        let _ = self.handoff.set(h);
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -59,6 +84,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/classify", post(classify::classify))
         .route("/v1/embed", post(embed::embed))
+        .route("/v1/conversations/{id}", get(conversations::get))
+        .route("/admin/policy", get(admin::policy))
+        .route("/admin/policy/reload", post(admin::reload))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/info", get(info::info))
@@ -123,11 +151,25 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     resp
 }
 
-/// Loads the configured model, warms it up, and marks the state ready.
-pub fn load_model(state: &AppState) -> Result<(), crate::model::BundleError> {
+/// Loads the handoff policy (watching its file) and conversation memory, then the
+/// configured model; warms the model up and marks the state ready.
+pub fn load_model(state: &AppState) -> Result<(), StartupError> {
     let started = Instant::now();
+    let handoff = match state.handoff.get() {
+        Some(h) => h.clone(),
+        None => {
+            let h = Arc::new(HandoffService::from_config(&state.config, true)?);
+            state.set_handoff(h.clone());
+            h
+        }
+    };
     let bundle = crate::model::Bundle::load(&state.config.model)?;
-    let classifier = Arc::new(Classifier::new(bundle, (*state.config).clone()));
+    let unknown = handoff.policy().get().unknown_labels(&bundle.manifest);
+    if !unknown.is_empty() {
+        tracing::warn!(labels = %unknown.join(", "), "the policy names labels this model does not have");
+    }
+    let classifier =
+        Arc::new(Classifier::new(bundle, (*state.config).clone()).with_handoff(handoff));
     classifier.warm_up();
     tracing::info!(
         model = %classifier.manifest.name,

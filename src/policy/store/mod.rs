@@ -1,0 +1,61 @@
+//! Conversation memory: the turns of each `conversation_id`, kept for a time-to-live,
+//! and the short-lived counters of surge detection. One trait, two stores: in-process
+//! (the default, one replica) and Redis (several replicas share conversations).
+//!
+//! The trait is synchronous. The Redis store does network I/O and says so through
+//! [`ConversationStore::blocking`]; the server then calls it on tokio's blocking pool.
+
+mod memory;
+mod redis;
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+use super::turn::StoredTurn;
+use crate::config::MemoryConfig;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached now; callers go on without memory.
+    #[error("conversation store unavailable: {0}")]
+    Unavailable(String),
+    /// The configuration cannot work (bad URL): reported at start-up.
+    #[error("conversation store misconfigured: {0}")]
+    Config(String),
+}
+
+pub trait ConversationStore: Send + Sync {
+    /// The conversation's turns, oldest first; empty when unknown or expired.
+    fn turns(&self, id: &str, now_ms: u64) -> Result<Vec<StoredTurn>, StoreError>;
+
+    /// Appends a turn, keeps only the newest `max_turns`, and restarts the TTL.
+    fn append(&self, id: &str, turn: &StoredTurn, now_ms: u64) -> Result<(), StoreError>;
+
+    /// Notes `member` (a conversation) under `key` (an issue type) at `now_ms` and returns
+    /// how many distinct members were noted within the last `window_ms`.
+    fn count_recent(
+        &self,
+        key: &str,
+        member: &str,
+        now_ms: u64,
+        window_ms: u64,
+    ) -> Result<usize, StoreError>;
+
+    /// `memory` or `redis`, for `/info` and logs.
+    fn kind(&self) -> &'static str;
+
+    /// Whether calls do network I/O (and so belong off the async workers).
+    fn blocking(&self) -> bool;
+}
+
+/// The store the configuration asks for: Redis when `redis_url` is set, else in-process.
+/// Redis is not contacted here: a replica starts even while Redis is down.
+pub fn open(
+    redis_url: Option<&str>,
+    memory: &MemoryConfig,
+) -> Result<Box<dyn ConversationStore>, StoreError> {
+    match redis_url.map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url) => Ok(Box::new(RedisStore::new(url, memory)?)),
+        None => Ok(Box::new(MemoryStore::new(memory))),
+    }
+}

@@ -1,0 +1,210 @@
+//! The Redis store, for several replicas behind one load balancer: any replica sees the
+//! turns another one stored. Layout (prefix `triage` by default):
+//!
+//! * `{prefix}:conv:{id}`: a list of JSON turns, trimmed to `max_turns`, expiring
+//!   `ttl_secs` after the last turn (`PEXPIRE` on every append);
+//! * `{prefix}:surge:{issue}`: a sorted set of conversation ids scored by time, trimmed to
+//!   the surge window on every update.
+//!
+//! Redis going away must not fail requests. Every call has a short connect, read and
+//! write timeout; after a failure the store answers `Unavailable` at once for
+//! `redis_retry_ms` (a circuit breaker, so a dead Redis costs no latency), then tries one
+//! fresh connection, and is back as soon as Redis answers.
+
+use super::{ConversationStore, StoreError};
+use crate::config::MemoryConfig;
+use crate::policy::turn::StoredTurn;
+use redis::{Commands, Connection, RedisError, RedisResult};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Idle connections kept for reuse; more concurrent callers open their own.
+const MAX_IDLE: usize = 16;
+
+pub struct RedisStore {
+    client: redis::Client,
+    idle: Mutex<Vec<Connection>>,
+    /// While set and in the future, Redis counts as down and is not contacted.
+    down_until: Mutex<Option<Instant>>,
+    /// Whether the last attempt failed, to log each outage and recovery once.
+    down: AtomicBool,
+    timeout: Duration,
+    retry: Duration,
+    prefix: String,
+    ttl_ms: u64,
+    max_turns: usize,
+}
+
+fn lost_connection(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal()
+}
+
+impl RedisStore {
+    /// Checks the URL; does not connect (a replica may start while Redis is down).
+    pub fn new(url: &str, c: &MemoryConfig) -> Result<Self, StoreError> {
+        let client =
+            redis::Client::open(url).map_err(|e| StoreError::Config(format!("redis_url: {e}")))?;
+        Ok(Self {
+            client,
+            idle: Mutex::new(Vec::new()),
+            down_until: Mutex::new(None),
+            down: AtomicBool::new(false),
+            timeout: Duration::from_millis(c.redis_timeout_ms.max(1)),
+            retry: Duration::from_millis(c.redis_retry_ms),
+            prefix: c.redis_prefix.clone(),
+            ttl_ms: c.ttl_secs.saturating_mul(1000),
+            max_turns: c.max_turns.max(1),
+        })
+    }
+
+    fn conv_key(&self, id: &str) -> String {
+        format!("{}:conv:{id}", self.prefix)
+    }
+
+    fn surge_key(&self, key: &str) -> String {
+        format!("{}:surge:{key}", self.prefix)
+    }
+
+    fn connect(&self) -> RedisResult<Connection> {
+        let conn = self.client.get_connection_with_timeout(self.timeout)?;
+        conn.set_read_timeout(Some(self.timeout))?;
+        conn.set_write_timeout(Some(self.timeout))?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    fn mark_up(&self) {
+        if self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!("redis is reachable again: conversation memory restored");
+        }
+        *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn mark_down(&self, e: &RedisError) -> StoreError {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Instant::now() + self.retry);
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %e, retry_ms = self.retry.as_millis() as u64,
+                "redis unreachable: answering without conversation memory");
+        }
+        StoreError::Unavailable(e.to_string())
+    }
+
+    /// Runs `op` on a pooled connection, or a fresh one if the pooled one went stale
+    /// (Redis restarted), honouring the circuit breaker.
+    fn run<T>(&self, op: impl Fn(&mut Connection) -> RedisResult<T>) -> Result<T, StoreError> {
+        if let Some(until) = *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) {
+            if Instant::now() < until {
+                return Err(StoreError::Unavailable(
+                    "redis was unreachable moments ago; not retrying yet".into(),
+                ));
+            }
+        }
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        if let Some(mut conn) = pooled {
+            match op(&mut conn) {
+                Ok(v) => {
+                    self.give_back(conn);
+                    self.mark_up();
+                    return Ok(v);
+                }
+                Err(e) if lost_connection(&e) => {} // stale: try a fresh connection
+                Err(e) => {
+                    self.give_back(conn);
+                    return Err(StoreError::Unavailable(e.to_string()));
+                }
+            }
+        }
+        let mut conn = self.connect().map_err(|e| self.mark_down(&e))?;
+        match op(&mut conn) {
+            Ok(v) => {
+                self.give_back(conn);
+                self.mark_up();
+                Ok(v)
+            }
+            Err(e) if lost_connection(&e) => Err(self.mark_down(&e)),
+            Err(e) => Err(StoreError::Unavailable(e.to_string())),
+        }
+    }
+}
+
+impl ConversationStore for RedisStore {
+    fn turns(&self, id: &str, _now_ms: u64) -> Result<Vec<StoredTurn>, StoreError> {
+        let key = self.conv_key(id);
+        let raw: Vec<String> = self.run(|c| c.lrange(&key, 0, -1))?;
+        Ok(raw
+            .iter()
+            .filter_map(|j| match serde_json::from_str(j) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    // Never log the JSON itself: it holds the customer's words.
+                    tracing::warn!(error = %e, "skipping an unreadable stored turn");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    fn append(&self, id: &str, turn: &StoredTurn, _now_ms: u64) -> Result<(), StoreError> {
+        let key = self.conv_key(id);
+        let json = serde_json::to_string(turn)
+            .map_err(|e| StoreError::Unavailable(format!("cannot encode turn: {e}")))?;
+        let keep = self.max_turns as isize;
+        let ttl = i64::try_from(self.ttl_ms).unwrap_or(i64::MAX);
+        self.run(|c| {
+            redis::pipe()
+                .atomic()
+                .rpush(&key, &json)
+                .ignore()
+                .ltrim(&key, -keep, -1)
+                .ignore()
+                .pexpire(&key, ttl)
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    fn count_recent(
+        &self,
+        key: &str,
+        member: &str,
+        now_ms: u64,
+        window_ms: u64,
+    ) -> Result<usize, StoreError> {
+        let key = self.surge_key(key);
+        let since = now_ms.saturating_sub(window_ms);
+        let ttl = i64::try_from(window_ms).unwrap_or(i64::MAX);
+        let (n,): (usize,) = self.run(|c| {
+            redis::pipe()
+                .atomic()
+                .zadd(&key, member, now_ms)
+                .ignore()
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(&key)
+                .arg("-inf")
+                .arg(format!("({since}"))
+                .ignore()
+                .zcard(&key)
+                .pexpire(&key, ttl)
+                .ignore()
+                .query(c)
+        })?;
+        Ok(n)
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn blocking(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,55 @@
+//! Policy administration: `GET /admin/policy` shows the policy in force and the last
+//! reload error; `POST /admin/policy/reload` re-reads the file now. An invalid file is
+//! answered 422 `invalid_policy` and the running policy stays. These routes change how
+//! every conversation is routed: expose them on an internal network only.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::api::ErrorBody;
+use crate::error::TriageError;
+use crate::policy::{PolicyConfig, PolicyStatus, Reloaded};
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyView {
+    pub status: PolicyStatus,
+    pub store: &'static str,
+    /// The policy in force, every default filled in.
+    #[schema(value_type = Object)]
+    pub policy: PolicyConfig,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReloadResponse {
+    pub result: Reloaded,
+    pub status: PolicyStatus,
+}
+
+#[utoipa::path(get, path = "/admin/policy", responses(
+    (status = 200, description = "The policy in force and its reload status", body = PolicyView)))]
+pub async fn policy(State(state): State<AppState>) -> Result<Json<PolicyView>, ApiError> {
+    let h = state.handoff()?;
+    Ok(Json(PolicyView {
+        status: h.policy().status(),
+        store: h.store().kind(),
+        policy: h.policy().get().config().clone(),
+    }))
+}
+
+#[utoipa::path(post, path = "/admin/policy/reload", responses(
+    (status = 200, description = "Reloaded, or unchanged", body = ReloadResponse),
+    (status = 422, description = "The file is invalid; the previous policy stays in force", body = ErrorBody)))]
+pub async fn reload(State(state): State<AppState>) -> Result<Json<ReloadResponse>, ApiError> {
+    let h = state.handoff()?.clone();
+    let result =
+        tokio::task::spawn_blocking(move || h.policy().reload().map(|r| (r, h.policy().status())))
+            .await
+            .map_err(|e| TriageError::Internal(e.to_string()))?
+            .map_err(TriageError::from)?;
+    Ok(Json(ReloadResponse {
+        result: result.0,
+        status: result.1,
+    }))
+}

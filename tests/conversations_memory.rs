@@ -1,0 +1,296 @@
+//! Conversation memory behind the handoff service, without a model: history reaching the
+//! rules, surge counting across conversations, TTL and turn limits of the in-process
+//! store, the context package, and a store that fails (the decision still comes, with
+//! `memory_unavailable`).
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use triage::config::{MemoryConfig, StoreText};
+use triage::model::{IntentResult, LabelScore};
+use triage::policy::{
+    Action, ConversationStore, HandoffService, MemoryStore, Policy, PolicyConfig, PolicyHandle,
+    ReasonCode, Severity, StoreError, StoredTurn, TurnInput, TurnMeta,
+};
+
+fn shipped() -> PolicyConfig {
+    PolicyConfig::load(&common::repo_path("config/policy.toml")).unwrap()
+}
+
+fn intent(label: &str, conf: f32) -> IntentResult {
+    IntentResult {
+        set: "support".into(),
+        label: label.into(),
+        confidence: conf,
+        out_of_scope: false,
+        top: vec![
+            LabelScore {
+                label: label.into(),
+                score: conf,
+            },
+            LabelScore {
+                label: "review".into(),
+                score: conf / 4.0,
+            },
+        ],
+    }
+}
+
+fn turn(text: &str, label: &str, conf: f32) -> TurnInput {
+    TurnInput::new(text, Some(intent(label, conf)), None)
+}
+
+fn meta(id: &str, raw: &str) -> TurnMeta {
+    TurnMeta {
+        conversation_id: Some(id.into()),
+        raw_text: raw.into(),
+        suggestions: vec![],
+    }
+}
+
+fn service(
+    cfg: PolicyConfig,
+    store: Box<dyn ConversationStore>,
+    memory: MemoryConfig,
+) -> HandoffService {
+    HandoffService::new(
+        Arc::new(PolicyHandle::fixed(Policy::new(cfg).unwrap())),
+        store,
+        memory,
+    )
+}
+
+const T0: u64 = 1_800_000_000_000;
+
+#[test]
+fn history_reaches_the_rules_and_the_context_package() {
+    let mem = MemoryConfig::default();
+    let svc = service(shipped(), Box::new(MemoryStore::new(&mem)), mem);
+    for (i, text) in ["the thing", "that thing", "the THING"].iter().enumerate() {
+        let d = svc.handle(
+            turn(text, "change_order", 0.4),
+            meta("c-1", text),
+            T0 + i as u64 * 1000,
+        );
+        let want = if i < 2 {
+            Action::Clarify
+        } else {
+            Action::Handoff
+        };
+        assert_eq!(d.action, want, "turn {i}: {:?}", d.reasons);
+    }
+    let ctx = svc.context("c-1", T0 + 5000).unwrap().expect("kept");
+    assert_eq!(ctx.turns.len(), 3);
+    assert_eq!(ctx.turns[2].text.as_deref(), Some("the THING"));
+    assert!(ctx.handoff.has(ReasonCode::RepeatedFailure));
+    assert_eq!(
+        ctx.reasons_seen,
+        vec![ReasonCode::LowConfidence, ReasonCode::RepeatedFailure]
+    );
+    // Another conversation does not share the streak.
+    let d = svc.handle(
+        turn("the thing", "change_order", 0.4),
+        meta("c-2", "the thing"),
+        T0 + 6000,
+    );
+    assert_eq!(d.action, Action::Clarify);
+    assert!(svc.context("nobody", T0).unwrap().is_none());
+}
+
+#[test]
+fn surge_counts_distinct_conversations_within_the_window() {
+    let mut cfg = shipped();
+    cfg.surge.min_conversations = 3;
+    cfg.surge.window_secs = 60;
+    let mem = MemoryConfig::default();
+    let svc = service(cfg, Box::new(MemoryStore::new(&mem)), mem);
+    let pay = || turn("my payment failed", "payment_issue", 0.95);
+    // The same conversation twice counts once.
+    assert!(!svc.handle(pay(), meta("a", "x"), T0).has(ReasonCode::Surge));
+    assert!(!svc
+        .handle(pay(), meta("a", "x"), T0 + 1000)
+        .has(ReasonCode::Surge));
+    assert!(!svc
+        .handle(pay(), meta("b", "x"), T0 + 2000)
+        .has(ReasonCode::Surge));
+    let d = svc.handle(pay(), meta("c", "x"), T0 + 3000);
+    assert!(d.has(ReasonCode::Surge), "{:?}", d.reasons);
+    assert_eq!(
+        (d.severity, d.skill_group.as_str()),
+        (Severity::Major, "incident")
+    );
+    assert!(
+        d.reasons[0]
+            .detail
+            .contains("payment_issue in 3 conversations"),
+        "{:?}",
+        d.reasons
+    );
+    // Messages without a conversation id each count as one.
+    let anon = |at| svc.handle(pay(), TurnMeta::default(), at);
+    assert!(anon(T0 + 4000).has(ReasonCode::Surge));
+    // Past the window the count starts again.
+    let later = T0 + 120_000;
+    assert!(!svc
+        .handle(pay(), meta("d", "x"), later)
+        .has(ReasonCode::Surge));
+}
+
+#[test]
+fn in_process_store_expires_and_trims() {
+    let mem = MemoryConfig {
+        ttl_secs: 10,
+        max_turns: 3,
+        max_conversations: 2,
+        ..MemoryConfig::default()
+    };
+    let store = MemoryStore::new(&mem);
+    let svc = service(shipped(), Box::new(MemoryStore::new(&mem)), mem.clone());
+    for i in 0..5 {
+        svc.handle(
+            turn(&format!("turn {i}"), "track_order", 0.95),
+            meta("c", &format!("turn {i}")),
+            T0 + i * 1000,
+        );
+    }
+    let ctx = svc.context("c", T0 + 5000).unwrap().unwrap();
+    let texts: Vec<_> = ctx.turns.iter().map(|t| t.text.clone().unwrap()).collect();
+    assert_eq!(
+        texts,
+        ["turn 2", "turn 3", "turn 4"],
+        "newest max_turns kept"
+    );
+    // TTL counts from the last turn.
+    assert!(svc.context("c", T0 + 4000 + 9_999).unwrap().is_some());
+    assert!(svc.context("c", T0 + 4000 + 10_000).unwrap().is_none());
+
+    // The cap: a third conversation pushes out the one closest to expiring.
+    let t = |at| StoredTurn {
+        at_ms: at,
+        text: None,
+        channel: "chat".into(),
+        lang: "en".into(),
+        customer: None,
+        intent: None,
+        emotion: None,
+        negativity: 0.0,
+        handoff: Policy::new(shipped())
+            .unwrap()
+            .decide(&turn("x", "track_order", 0.9), &[], at),
+        suggestions_shown: vec![],
+    };
+    store.append("old", &t(T0), T0).unwrap();
+    store.append("mid", &t(T0 + 1), T0 + 1).unwrap();
+    store.append("new", &t(T0 + 2), T0 + 2).unwrap();
+    assert!(store.turns("old", T0 + 3).unwrap().is_empty());
+    assert_eq!(store.turns("new", T0 + 3).unwrap().len(), 1);
+    assert!(store.len() <= 2);
+}
+
+#[test]
+fn store_text_can_be_masked_or_dropped() {
+    for (mode, want) in [
+        (StoreText::Raw, Some("card 4111 1111 1111 1111 please")),
+        (StoreText::Masked, Some("card [CARD] please")),
+        (StoreText::None, None),
+    ] {
+        let mem = MemoryConfig {
+            store_text: mode,
+            ..MemoryConfig::default()
+        };
+        let svc = service(shipped(), Box::new(MemoryStore::new(&mem)), mem);
+        svc.handle(
+            turn("x", "payment_issue", 0.9),
+            meta("c", "card 4111 1111 1111 1111 please"),
+            T0,
+        );
+        let ctx = svc.context("c", T0).unwrap().unwrap();
+        assert_eq!(ctx.turns[0].text.as_deref(), want, "{mode:?}");
+    }
+}
+
+/// A store that is down until told otherwise.
+struct Flaky {
+    up: Arc<AtomicBool>,
+    inner: MemoryStore,
+}
+
+impl ConversationStore for Flaky {
+    fn turns(&self, id: &str, now: u64) -> Result<Vec<StoredTurn>, StoreError> {
+        self.check()?;
+        self.inner.turns(id, now)
+    }
+    fn append(&self, id: &str, t: &StoredTurn, now: u64) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.append(id, t, now)
+    }
+    fn count_recent(&self, k: &str, m: &str, now: u64, w: u64) -> Result<usize, StoreError> {
+        self.check()?;
+        self.inner.count_recent(k, m, now, w)
+    }
+    fn kind(&self) -> &'static str {
+        "flaky"
+    }
+    fn blocking(&self) -> bool {
+        false
+    }
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.up.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("down".into()))
+        }
+    }
+}
+
+#[test]
+fn a_failing_store_never_fails_the_decision() {
+    let mem = MemoryConfig::default();
+    let up = Arc::new(AtomicBool::new(true));
+    let svc = service(
+        shipped(),
+        Box::new(Flaky {
+            up: up.clone(),
+            inner: MemoryStore::new(&mem),
+        }),
+        mem,
+    );
+    let d = svc.handle(
+        turn("the thing", "change_order", 0.4),
+        meta("c", "the thing"),
+        T0,
+    );
+    assert_eq!(d.codes(), vec![ReasonCode::LowConfidence]);
+    up.store(false, Ordering::SeqCst);
+    let d = svc.handle(
+        turn("agent please", "contact_human_agent", 0.97),
+        meta("c", "agent please"),
+        T0 + 1000,
+    );
+    assert_eq!(
+        d.action,
+        Action::Handoff,
+        "rules without history still decide"
+    );
+    assert_eq!(
+        d.codes(),
+        vec![ReasonCode::HumanRequested, ReasonCode::MemoryUnavailable]
+    );
+    assert!(svc.context("c", T0).is_err());
+    up.store(true, Ordering::SeqCst);
+    let d = svc.handle(
+        turn("the thing", "change_order", 0.4),
+        meta("c", "the thing"),
+        T0 + 2000,
+    );
+    assert_eq!(d.codes(), vec![ReasonCode::LowConfidence]);
+    assert_eq!(
+        svc.context("c", T0 + 2000).unwrap().unwrap().turns.len(),
+        2,
+        "the turn decided while down was not kept"
+    );
+}

@@ -1,0 +1,215 @@
+//! The Redis conversation store against a real redis-server: what it keeps, trims,
+//! expires and counts; and Redis going away and coming back under a running server —
+//! every request still answered 200 with `memory_unavailable`, no 500s, and memory back
+//! once Redis is.
+
+mod common;
+mod redis_util;
+
+use common::{get, post, TestServer};
+use redis_util::RedisServer;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use triage::config::MemoryConfig;
+use triage::policy::{
+    Action, ConversationStore, Decision, Priority, RedisStore, Severity, StoreError, StoredTurn,
+};
+
+fn stored(at: u64, text: &str) -> StoredTurn {
+    StoredTurn {
+        at_ms: at,
+        text: Some(text.into()),
+        channel: "chat".into(),
+        lang: "en".into(),
+        customer: None,
+        intent: None,
+        emotion: None,
+        negativity: 0.1,
+        handoff: Decision {
+            action: Action::Bot,
+            priority: Priority::Normal,
+            severity: Severity::Basic,
+            response_time_secs: 120,
+            skill_group: "general".into(),
+            reasons: vec![],
+            issue_type: None,
+            shadow: None,
+        },
+        suggestions_shown: vec![],
+    }
+}
+
+#[test]
+fn redis_store_keeps_trims_expires_and_counts() {
+    let redis = RedisServer::start();
+    let mem = MemoryConfig {
+        ttl_secs: 1,
+        max_turns: 3,
+        redis_prefix: "t1".into(),
+        ..MemoryConfig::default()
+    };
+    let store = RedisStore::new(&redis.url(), &mem).unwrap();
+    assert!(store.turns("c", 0).unwrap().is_empty());
+    for i in 0..5 {
+        store
+            .append("c", &stored(i, &format!("turn {i} 转人工")), i)
+            .unwrap();
+    }
+    let turns = store.turns("c", 0).unwrap();
+    let texts: Vec<_> = turns.iter().map(|t| t.text.clone().unwrap()).collect();
+    assert_eq!(texts, ["turn 2 转人工", "turn 3 转人工", "turn 4 转人工"]);
+    assert_eq!(turns[0], stored(2, "turn 2 转人工"), "round-trips exactly");
+    assert!(store.turns("other", 0).unwrap().is_empty());
+
+    // Distinct members within the window.
+    assert_eq!(
+        store.count_recent("complaint", "a", 10_000, 5_000).unwrap(),
+        1
+    );
+    assert_eq!(
+        store.count_recent("complaint", "a", 11_000, 5_000).unwrap(),
+        1
+    );
+    assert_eq!(
+        store.count_recent("complaint", "b", 12_000, 5_000).unwrap(),
+        2
+    );
+    assert_eq!(
+        store.count_recent("complaint", "c", 17_000, 5_000).unwrap(),
+        2,
+        "a fell out"
+    );
+    assert_eq!(store.count_recent("refund", "a", 17_000, 5_000).unwrap(), 1);
+
+    // The TTL runs from the last turn (Redis expires the key).
+    std::thread::sleep(Duration::from_millis(1300));
+    assert!(store.turns("c", 0).unwrap().is_empty());
+}
+
+#[test]
+fn redis_store_fails_fast_while_down_and_recovers() {
+    let mut redis = RedisServer::start();
+    let mem = MemoryConfig {
+        redis_retry_ms: 300,
+        ..MemoryConfig::default()
+    };
+    let store = RedisStore::new(&redis.url(), &mem).unwrap();
+    store.append("c", &stored(1, "hello"), 1).unwrap();
+    redis.stop();
+    let t = Instant::now();
+    assert!(matches!(
+        store.turns("c", 0),
+        Err(StoreError::Unavailable(_))
+    ));
+    // Within the retry interval: no network at all.
+    for _ in 0..100 {
+        assert!(store.append("c", &stored(2, "x"), 2).is_err());
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        t.elapsed()
+    );
+    redis.start_again();
+    let t = Instant::now();
+    loop {
+        match store.turns("c", 0) {
+            Ok(turns) => {
+                assert!(turns.is_empty(), "the new Redis kept nothing");
+                break;
+            }
+            Err(_) => assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "store did not recover"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    store.append("c", &stored(3, "back"), 3).unwrap();
+    assert_eq!(store.turns("c", 0).unwrap().len(), 1);
+    // A bad URL is a configuration error, reported before any request.
+    assert!(matches!(
+        RedisStore::new("http://nope", &mem),
+        Err(StoreError::Config(_))
+    ));
+}
+
+fn has_code(r: &serde_json::Value, code: &str) -> bool {
+    r["handoff"]["reasons"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no handoff in {r}"))
+        .iter()
+        .any(|x| x["code"] == code)
+}
+
+#[test]
+fn server_keeps_answering_while_redis_is_away() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let s = TestServer::start(|c| {
+        c.redis_url = Some(url);
+        c.memory.redis_retry_ms = 200;
+        c.memory.redis_prefix = "t3".into();
+    });
+    let classify = |text: &str| {
+        let (status, r) = post(
+            &s.url("/v1/classify"),
+            &json!({"text": text, "conversation_id": "c-redis"}),
+        );
+        assert_eq!(status, 200, "{r}");
+        r
+    };
+    let r = classify("where can I track my order");
+    assert!(!has_code(&r, "memory_unavailable"), "{r}");
+    let (status, ctx) = get(&s.url("/v1/conversations/c-redis"));
+    assert_eq!(status, 200, "{ctx}");
+
+    redis.stop();
+    for i in 0..5 {
+        let t = Instant::now();
+        let r = classify("I want to talk to a real person");
+        assert!(has_code(&r, "memory_unavailable"), "request {i}: {r}");
+        assert_eq!(r["handoff"]["action"], "handoff", "the rules still decide");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "request {i} took {:?}",
+            t.elapsed()
+        );
+    }
+    // A batch too.
+    let (status, b) = post(
+        &s.url("/v1/classify"),
+        &json!({"conversation_id": "c-redis", "inputs": ["hello", "where is my refund"]}),
+    );
+    assert_eq!(status, 200, "{b}");
+    let (status, body) = get(&s.url("/v1/conversations/c-redis"));
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("memory_unavailable"), "{body}");
+    let (_, health) = get(&s.url("/health"));
+    assert!(health.contains("ok"));
+
+    redis.start_again();
+    let t = Instant::now();
+    loop {
+        let r = classify("where can I track my order");
+        if !has_code(&r, "memory_unavailable") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "memory did not come back: {r}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, ctx) = get(&s.url("/v1/conversations/c-redis"));
+    assert_eq!(status, 200, "{ctx}");
+    let ctx: serde_json::Value = serde_json::from_str(&ctx).unwrap();
+    assert_eq!(
+        ctx["turns"].as_array().unwrap().len(),
+        1,
+        "the restarted Redis holds the new turn"
+    );
+    let (_, metrics) = get(&s.url("/metrics"));
+    assert!(metrics.contains("triage_memory_unavailable_total"));
+    assert!(!metrics.contains("status=\"500\""), "no 500s: {metrics}");
+}
