@@ -463,6 +463,7 @@ mod tests {
             channel: "chat".into(),
             lang: "en".into(),
             conversation_id: None,
+            handoff: None,
             model: ModelInfo {
                 name: "m".into(),
                 version: "0".into(),
