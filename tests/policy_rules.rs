@@ -21,37 +21,6 @@ use triage::policy::{
 use triage::text::Channel;
 use ReasonCode::*;
 
-const EMOTIONS: [&str; 28] = [
-    "admiration",
-    "amusement",
-    "anger",
-    "annoyance",
-    "approval",
-    "caring",
-    "confusion",
-    "curiosity",
-    "desire",
-    "disappointment",
-    "disapproval",
-    "disgust",
-    "embarrassment",
-    "excitement",
-    "fear",
-    "gratitude",
-    "grief",
-    "joy",
-    "love",
-    "nervousness",
-    "optimism",
-    "pride",
-    "realization",
-    "relief",
-    "remorse",
-    "sadness",
-    "surprise",
-    "neutral",
-];
-
 fn shipped() -> PolicyConfig {
     PolicyConfig::load(&common::repo_path("config/policy.toml")).expect("shipped policy loads")
 }
@@ -96,8 +65,10 @@ fn oos(conf: f32) -> IntentResult {
 /// frustration is the noisy-OR of anger, annoyance, disappointment and disgust, as the
 /// emotion head computes it.
 fn emotion(given: &[(&str, f32)], sentiment: f32) -> EmotionResult {
-    let mut scores: BTreeMap<String, f32> =
-        EMOTIONS.iter().map(|l| (l.to_string(), 0.02)).collect();
+    let mut scores: BTreeMap<String, f32> = triage::data::goemotions_labels()
+        .iter()
+        .map(|l| (l.to_string(), 0.02))
+        .collect();
     for (l, s) in given {
         scores.insert(l.to_string(), *s);
     }
