@@ -13,6 +13,7 @@ use super::{emotion, intent};
 use crate::config::Config;
 use crate::data::{self, Record};
 use crate::model::HeadKind;
+use crate::policy::PolicyDecider;
 use crate::train::fit::FitOptions;
 use crate::train::head_only::{self, HeadOnlyArgs};
 use sha2::{Digest, Sha256};
@@ -24,7 +25,8 @@ use std::time::Instant;
 const CHANNEL_EXAMPLES: usize = 3;
 
 /// How a suite runs: the configuration bundles are loaded with, where data sets are, and
-/// the handoff decider (the confidence threshold alone when `None`).
+/// a handoff decider that replaces the suite's own (its `policy` file, or the confidence
+/// threshold alone) when given.
 pub struct RunOptions<'a> {
     pub config: Config,
     pub datasets: PathBuf,
@@ -75,10 +77,20 @@ pub fn run_suite(suite: &Suite, opts: RunOptions<'_>) -> Result<EvalReport, Eval
             let records: Vec<Record> = cases.iter().map(|c| c.record.clone()).collect();
             let emb = scoring::embed(classifier, &records, "handoff")?;
             let responses = scoring::responses(classifier, &records, &emb, head);
-            let fallback = ConfidenceThreshold {
-                threshold: h.threshold,
+            let own: Box<dyn HandoffDecider> = match &h.policy {
+                Some(path) => Box::new(
+                    PolicyDecider::from_file(
+                        path,
+                        classifier.manifest.languages.clone(),
+                        h.threshold,
+                    )
+                    .map_err(|e| EvalError::task("handoff", e.to_string()))?,
+                ),
+                None => Box::new(ConfidenceThreshold {
+                    threshold: h.threshold.unwrap_or(0.0),
+                }),
             };
-            let decider: &dyn HandoffDecider = opts.decider.unwrap_or(&fallback);
+            let decider: &dyn HandoffDecider = opts.decider.unwrap_or(own.as_ref());
             let eval = handoff::simulate(&cases, &responses, decider, &h.intent_set, h.split);
             let figures: BTreeMap<String, f64> = handoff::figures(&eval).into_iter().collect();
             checks.extend(gate::check("handoff", &figures, &h.floors, &h.ceilings));

@@ -101,9 +101,15 @@ pub struct HandoffSpec {
     /// Intent set the simulated requests ask for (`support` → `intent.support`).
     #[serde(default = "default_intent_set")]
     pub intent_set: String,
-    /// Confidence under which the bot hands over (what the threshold-only decider uses and
-    /// what the sweep marks as configured).
-    pub threshold: f32,
+    /// The handoff policy file whose rules decide (`config/policy.toml`); without it the
+    /// bot keeps a message when its confidence is at least `threshold`.
+    #[serde(default)]
+    pub policy: Option<PathBuf>,
+    /// Confidence under which the bot hands over: the threshold-only decider's, or, with
+    /// `policy`, a replacement for the file's `low_confidence.threshold`. The sweep marks
+    /// it as configured.
+    #[serde(default)]
+    pub threshold: Option<f32>,
     /// Split the labelled set is assembled from.
     #[serde(default = "default_split")]
     pub split: Split,
@@ -204,11 +210,14 @@ impl Suite {
             return Err("limit must be at least 1".into());
         }
         if let Some(h) = &self.handoff {
-            if !(h.threshold.is_finite() && (0.0..=1.0).contains(&h.threshold)) {
-                return Err(format!(
-                    "handoff threshold {} is not in [0, 1]",
-                    h.threshold
-                ));
+            if h.policy.is_none() && h.threshold.is_none() {
+                return Err("[handoff] needs a `policy` file or a `threshold`".into());
+            }
+            if let Some(t) = h
+                .threshold
+                .filter(|t| !(t.is_finite() && (0.0..=1.0).contains(t)))
+            {
+                return Err(format!("handoff threshold {t} is not in [0, 1]"));
             }
             if h.max_per_group == Some(0) {
                 return Err("handoff max_per_group must be at least 1".into());
@@ -318,6 +327,8 @@ mod tests {
         assert!(parse(&twice).unwrap_err().contains("twice"));
         let bad_threshold = "name = \"h\"\n[handoff]\nthreshold = 1.5\n";
         assert!(parse(bad_threshold).unwrap_err().contains("threshold"));
+        let no_decider = "name = \"h\"\n[handoff]\nsplit = \"dev\"\n";
+        assert!(parse(no_decider).unwrap_err().contains("policy"));
         let bad_handoff_floor =
             "name = \"h\"\n[handoff]\nthreshold = 0.5\nfloors = { accuracy = 0.9 }\n";
         assert!(parse(bad_handoff_floor)

@@ -8,6 +8,7 @@
 //! * [`reload`]: the policy in force, swapped on file change or admin call;
 //! * [`store`]: conversation memory behind [`ConversationStore`] (in-process or Redis);
 //! * [`handoff`]: [`HandoffService`], which ties them together for the pipeline.
+//! * [`simulate`]: the policy as `triage eval`'s handoff decider.
 
 pub mod config;
 pub mod decision;
@@ -15,6 +16,7 @@ pub mod handoff;
 pub mod phrases;
 pub mod reload;
 pub mod rules;
+pub mod simulate;
 pub mod store;
 pub mod turn;
 
@@ -23,6 +25,7 @@ pub use decision::{Action, Decision, Priority, Reason, ReasonCode, Severity};
 pub use handoff::{HandoffService, TurnMeta};
 pub use reload::{now_ms, PolicyHandle, PolicyStatus, Reloaded};
 pub use rules::Policy;
+pub use simulate::PolicyDecider;
 pub use store::{ConversationStore, MemoryStore, RedisStore, StoreError};
 pub use turn::{ShownSuggestion, StoredTurn, TurnEmotion, TurnInput, TurnIntent};
 
