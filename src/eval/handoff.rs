@@ -16,8 +16,8 @@
 //!
 //! Every item goes through the bundle as a `/v1/classify` request for the suite's intent
 //! set, and a [`HandoffDecider`] turns the request and response into bot / clarify /
-//! handoff. Until the handoff policy lands the decider is [`ConfidenceThreshold`]; the
-//! policy plugs in by implementing the trait.
+//! handoff: the handoff policy the server applies (`crate::policy::PolicyDecider`, when
+//! the suite names a `policy` file), or [`ConfidenceThreshold`] alone.
 //!
 //! Figures (routine requests are the denominator of the first three):
 //! * containment: routine requests the bot keeps;

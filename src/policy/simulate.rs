@@ -93,3 +93,92 @@ impl HandoffDecider for PolicyDecider {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ModelInfo;
+    use crate::model::{IntentResult, LabelScore};
+    use crate::text::Channel;
+
+    fn resp(label: &str, confidence: f32) -> ClassifyResponse {
+        let top = vec![
+            LabelScore {
+                label: label.into(),
+                score: confidence,
+            },
+            LabelScore {
+                label: "other".into(),
+                score: (1.0 - confidence) / 2.0,
+            },
+        ];
+        ClassifyResponse {
+            intent: Some(IntentResult {
+                set: "support".into(),
+                label: label.into(),
+                confidence,
+                out_of_scope: false,
+                top,
+            }),
+            emotion: None,
+            channel: "chat".into(),
+            lang: "en".into(),
+            conversation_id: None,
+            handoff: None,
+            model: ModelInfo {
+                name: "m".into(),
+                version: "0".into(),
+            },
+            timing_ms: 0.0,
+        }
+    }
+
+    fn decider(threshold: Option<f32>) -> PolicyDecider {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policy.toml");
+        PolicyDecider::from_file(&file, vec!["en".into()], threshold).unwrap()
+    }
+
+    fn req(text: &str) -> HandoffRequest<'_> {
+        HandoffRequest {
+            text,
+            channel: Channel::Chat,
+        }
+    }
+
+    #[test]
+    fn the_policy_rules_decide_not_the_threshold_alone() {
+        let d = decider(None);
+        let t = d.threshold();
+        let routine = req("where is my order");
+        assert_eq!(
+            d.decide(&routine, &resp("track_order", 0.95), t),
+            eval::Action::Bot
+        );
+        // Confident routine intent, but the customer asks for a person: the phrase rule.
+        let human = req("let me talk to a real person please");
+        assert_eq!(
+            d.decide(&human, &resp("track_order", 0.95), t),
+            eval::Action::Handoff
+        );
+        // The sweep's threshold replaces the configured one.
+        assert_ne!(
+            d.decide(&routine, &resp("track_order", 0.6), 0.9),
+            eval::Action::Bot
+        );
+        assert_eq!(
+            d.decide(&routine, &resp("track_order", 0.6), 0.5),
+            eval::Action::Bot
+        );
+        // An impossible swept threshold hands off instead of panicking.
+        assert_eq!(
+            d.decide(&routine, &resp("track_order", 0.95), 2.0),
+            eval::Action::Handoff
+        );
+    }
+
+    #[test]
+    fn a_suite_threshold_overrides_the_file() {
+        assert_eq!(decider(Some(0.42)).threshold(), 0.42);
+        assert!(PolicyDecider::from_file(Path::new("no/such/policy.toml"), vec![], None).is_err());
+    }
+}

@@ -7,7 +7,8 @@ use crate::model::{HeadKind, Manifest};
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub fn write_model_card(dir: &Path, m: &Manifest) -> std::io::Result<()> {
+/// `extra` (Markdown, may be empty) goes after the licences: how the run went.
+pub fn write_model_card(dir: &Path, m: &Manifest, extra: &str) -> std::io::Result<()> {
     let mut s = String::new();
     let _ = writeln!(s, "# {} {}\n", m.name, m.version);
     let _ = writeln!(
@@ -67,6 +68,9 @@ pub fn write_model_card(dir: &Path, m: &Manifest) -> std::io::Result<()> {
                 " (not cleared for shipped weights)"
             }
         );
+    }
+    if !extra.is_empty() {
+        let _ = writeln!(s, "\n{}", extra.trim_end());
     }
     let _ = writeln!(
         s,

@@ -602,7 +602,26 @@ pub fn run(
     };
     drop(classifier);
     crate::model::writer::write_manifest(&recipe.out, &manifest)?;
-    super::card::write_model_card(&recipe.out, &manifest)
+    let run_notes = format!(
+        "## Training run\n\n\
+         - recipe: `{name}` {version} (`eval/recipes/{name}.toml`), seed {seed}\n\
+         - encoder layers trained: {trained} of {layers} (lower {k} frozen and cached); heads trained together, one task per batch\n\
+         - steps: {steps} planned, {done} run, best dev score at step {best} ({score:.4}; mean of dev accuracy / emotion macro-F1 at 0.5)\n\
+         - training examples (with voice/social augmentation): {n}\n\
+         - wall time on this machine ({cpus} CPU threads, no GPU): {minutes:.1} min to the written bundle, calibration after that\n",
+        name = recipe.name,
+        version = recipe.version,
+        seed = recipe.seed,
+        trained = trainer.model.num_layers() - k,
+        layers = trainer.model.num_layers(),
+        steps = plan.len(),
+        done = state.step,
+        best = state.best_step,
+        score = state.best_score,
+        n = train_examples,
+        cpus = std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
+    super::card::write_model_card(&recipe.out, &manifest, &run_notes)
         .map_err(|e| TrainError::Invalid(format!("{}: {e}", recipe.out.display())))?;
     Ok(FinetuneReport {
         steps: state.step,

@@ -266,7 +266,7 @@ fn write_with_head(c: &Classifier, args: &HeadOnlyArgs, head: Head) -> Result<()
     heads.push(head);
     manifest.heads = heads.iter().map(|h| h.spec.clone()).collect();
     write_bundle(&args.out, &c.files, &manifest, &heads)?;
-    super::card::write_model_card(&args.out, &manifest).map_err(|e| {
+    super::card::write_model_card(&args.out, &manifest, "").map_err(|e| {
         TrainError::Invalid(format!("{}: {e}", args.out.join("MODEL_CARD.md").display()))
     })?;
     Ok(())
