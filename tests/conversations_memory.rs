@@ -46,6 +46,7 @@ fn meta(id: &str, raw: &str) -> TurnMeta {
         conversation_id: Some(id.into()),
         raw_text: raw.into(),
         suggestions: vec![],
+        bot_answer: None,
     }
 }
 
