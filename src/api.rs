@@ -5,11 +5,10 @@
 //! classifier: an unknown value then gets its own error code (422) instead of a generic
 //! JSON error.
 
-use crate::model::{EmotionResult, IntentResult};
 pub use crate::kb::{Mode, Suggestion};
+use crate::model::{EmotionResult, IntentResult};
 pub use crate::policy::{
-    Action, Decision, Feedback, Priority, Reason, ReasonCode, Severity, ShownSuggestion,
-    StoredTurn,
+    Action, Decision, Feedback, Priority, Reason, ReasonCode, Severity, ShownSuggestion, StoredTurn,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -7,10 +7,10 @@ use crate::api::{BatchInput, ClassifyRequest, ClassifyResponse, Customer, ModelI
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::TriageError;
+use crate::kb::Suggestion;
 use crate::model::bundle::BundleFiles;
 use crate::model::heads::{emotion_result, intent_result};
 use crate::model::{Bundle, Encoded, Head, HeadKind, Manifest, TextTokenizer};
-use crate::kb::Suggestion;
 use crate::policy::{Action, HandoffService, ShownSuggestion, TurnInput, TurnMeta};
 use crate::suggest::{LiveKb, Lookup, Want};
 use crate::text::{self, Channel, NormalizeOptions};
@@ -328,7 +328,13 @@ impl Classifier {
                 emotion: r.emotion.as_ref(),
                 upset_before: false,
             };
-            match kb.lookup(&lookup, Want { bot: true, agent_k: k }) {
+            match kb.lookup(
+                &lookup,
+                Want {
+                    bot: true,
+                    agent_k: k,
+                },
+            ) {
                 Ok(found) => {
                     p.shown = found.agent.iter().map(shown).collect();
                     p.bot_answer = found.bot.as_ref().map(shown);
@@ -337,7 +343,12 @@ impl Classifier {
                 }
                 Err(e) => {
                     ::metrics::counter!("triage_suggest_unavailable_total").increment(1);
-                    tracing::warn!(error = %e, "no suggestions for this message");
+                    // An unloaded base is reported by /ready and the loader's log already.
+                    if matches!(e, TriageError::KbUnavailable(_)) {
+                        tracing::debug!(error = %e, "no suggestions for this message");
+                    } else {
+                        tracing::warn!(error = %e, "no suggestions for this message");
+                    }
                 }
             }
         }

@@ -12,8 +12,8 @@ use crate::policy::HandoffService;
 use crate::suggest::LiveKb;
 use std::cell::OnceCell;
 use std::io::{BufRead, BufWriter, Write};
-use std::sync::Arc;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Lines classified per engine call: large enough to batch, small enough to stream.

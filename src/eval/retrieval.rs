@@ -118,8 +118,17 @@ pub fn figures(r: &RetrievalReport) -> BTreeMap<String, f64> {
     f
 }
 
-/// Runs every variant; returns the task's figures, the per-channel figures and the clean
-/// run's details.
+/// What [`run`] measured.
+pub struct Outcome {
+    /// Every figure by the name floors use (`recall_at_1`, `social.mrr`, ...).
+    pub figures: BTreeMap<String, f64>,
+    /// Clean first, then each transform.
+    pub channels: Vec<ChannelFigures>,
+    /// The clean run's details.
+    pub details: Option<RetrievalTaskEval>,
+}
+
+/// Searches for every record of every variant (each with its embeddings).
 pub fn run(
     task: &str,
     kb: &KnowledgeBase,
@@ -128,14 +137,7 @@ pub fn run(
     variants: &[(ChannelVariant, Vec<Record>, Array2<f32>)],
     classifier: &Classifier,
     head: &Head,
-) -> Result<
-    (
-        BTreeMap<String, f64>,
-        Vec<ChannelFigures>,
-        Option<RetrievalTaskEval>,
-    ),
-    EvalError,
-> {
+) -> Result<Outcome, EvalError> {
     let mut figures_all = BTreeMap::new();
     let mut channels = Vec::new();
     let mut details = None;
@@ -179,7 +181,11 @@ pub fn run(
             },
         });
     }
-    Ok((figures_all, channels, details))
+    Ok(Outcome {
+        figures: figures_all,
+        channels,
+        details,
+    })
 }
 
 /// The first queries whose gold article was not ranked first, with what came first.

@@ -185,8 +185,7 @@ fn run_task(
             let emb = scoring::embed(classifier, &recs, &what)?;
             runs.push((variant, recs, emb));
         }
-        let (figures, channels, details) =
-            retrieval::run(&spec.name, &kb, &source, issues, &runs, classifier, head)?;
+        let out = retrieval::run(&spec.name, &kb, &source, issues, &runs, classifier, head)?;
         return Ok(TaskReport {
             name: spec.name.clone(),
             task_kind: spec.kind,
@@ -196,11 +195,11 @@ fn run_task(
             bundle: scoring::bundle_ref(classifier, &model),
             n_examples: records.len() as u64,
             n_unlabelled: skipped as u64,
-            figures,
+            figures: out.figures,
             intent: None,
             emotion: None,
-            retrieval: details,
-            channels,
+            retrieval: out.details,
+            channels: out.channels,
             trained_head,
             seconds: started.elapsed().as_secs_f64(),
         });

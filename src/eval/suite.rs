@@ -392,7 +392,10 @@ mod tests {
         let retrieval = |extra: &str| {
             format!("name = \"x\"\n[[task]]\nname = \"r\"\nkind = \"retrieval\"\ndata = \"a.jsonl\"\nhead = \"intent.a\"\n{extra}")
         };
-        assert!(parse(&retrieval("floors = { recall_at_1 = 0.9, \"voice.mrr\" = 0.8 }")).is_ok());
+        assert!(parse(&retrieval(
+            "floors = { recall_at_1 = 0.9, \"voice.mrr\" = 0.8 }"
+        ))
+        .is_ok());
         let e = parse(&retrieval("floors = { accuracy = 0.9 }")).unwrap_err();
         assert!(e.contains("accuracy") && e.contains("recall_at_1"), "{e}");
         assert!(parse(&task("floors = { recall_at_1 = 0.9 }")).is_err());

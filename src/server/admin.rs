@@ -65,7 +65,7 @@ pub async fn kb(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiErro
     state
         .kb_status()
         .map(Json)
-        .ok_or_else(|| ApiError(TriageError::NotReady))
+        .ok_or(ApiError(TriageError::NotReady))
 }
 
 /// Checks the article files now rather than at the next watch interval (and retries a

@@ -127,10 +127,7 @@ fn record(
     let intent_set = match &req.corrected_intent {
         None => None,
         Some(label) => {
-            let set = turn
-                .intent
-                .as_ref()
-                .map_or(default_set, |i| i.set.as_str());
+            let set = turn.intent.as_ref().map_or(default_set, |i| i.set.as_str());
             check_label(classifier, set, label)?;
             Some(set.to_string())
         }

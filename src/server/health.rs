@@ -23,12 +23,12 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         Ok(c) => (
             StatusCode::OK,
             Json(json!({"status": "ready", "model": c.model_info(),
-                        "queue_depth": c.engine().queue_depth(),
-                        "kb": state.kb_status().map(|k| json!({
-                            "state": k.state, "articles": k.articles,
-                            "generation": k.generation, "issues": k.issues.len(),
-                            "error": k.error,
-                        }))})),
+            "queue_depth": c.engine().queue_depth(),
+            "kb": state.kb_status().map(|k| json!({
+                "state": k.state, "articles": k.articles,
+                "generation": k.generation, "issues": k.issues.len(),
+                "error": k.error,
+            }))})),
         ),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -204,14 +204,12 @@ fn from_turns(
     };
     let upset_before = recent.iter().any(|t| {
         c.covers_lang(&t.lang)
-            && t.emotion.as_ref().is_some_and(|e| e.sentiment == "negative")
+            && t.emotion
+                .as_ref()
+                .is_some_and(|e| e.sentiment == "negative")
     });
     Ok(Source {
-        texts: recent
-            .iter()
-            .rev()
-            .filter_map(|t| t.text.clone())
-            .collect(),
+        texts: recent.iter().rev().filter_map(|t| t.text.clone()).collect(),
         channel: req.channel.clone().or_else(|| Some(latest.channel.clone())),
         lang: req.lang.clone(),
         intent_set: req
@@ -247,10 +245,17 @@ mod tests {
 
     #[test]
     fn joins_the_newest_texts_that_fit() {
-        let t: Vec<String> = ["a1", "b22", "c333"].iter().map(|s| s.to_string()).collect();
+        let t: Vec<String> = ["a1", "b22", "c333"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(join_newest(&t, 3, 100), ("a1\nb22\nc333".into(), 3));
         assert_eq!(join_newest(&t, 2, 100), ("b22\nc333".into(), 2));
         assert_eq!(join_newest(&t, 3, 8), ("b22\nc333".into(), 2));
-        assert_eq!(join_newest(&t, 3, 2), ("c333".into(), 1), "the newest always");
+        assert_eq!(
+            join_newest(&t, 3, 2),
+            ("c333".into(), 1),
+            "the newest always"
+        );
     }
 }

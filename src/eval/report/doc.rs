@@ -380,7 +380,10 @@ fn retrieval(t: &TaskReport, e: &RetrievalTaskEval, b: &mut Vec<Block>) {
         let f = |k: &str| fmt4(c.figures.get(k).copied());
         ft.row(vec![
             c.channel.as_str().to_string(),
-            c.figures.get("n").map(|n| format!("{n}")).unwrap_or_default(),
+            c.figures
+                .get("n")
+                .map(|n| format!("{n}"))
+                .unwrap_or_default(),
             f("recall_at_1"),
             f("recall_at_3"),
             f("recall_at_5"),
@@ -394,7 +397,10 @@ fn retrieval(t: &TaskReport, e: &RetrievalTaskEval, b: &mut Vec<Block>) {
     }
     b.push(Block::Table(ft));
     if !e.misses.is_empty() {
-        b.push(Block::Heading(3, "Not ranked first (clean, first few)".into()));
+        b.push(Block::Heading(
+            3,
+            "Not ranked first (clean, first few)".into(),
+        ));
         let mut mt = Table::new(&["query", "gold intent", "gold rank", "first instead"]);
         for m in &e.misses {
             mt.row(vec![
