@@ -5,9 +5,10 @@
 //! classifier: an unknown value then gets its own error code (422) instead of a generic
 //! JSON error.
 
+pub use crate::kb::{Mode, Suggestion};
 use crate::model::{EmotionResult, IntentResult};
 pub use crate::policy::{
-    Action, Decision, Priority, Reason, ReasonCode, Severity, ShownSuggestion, StoredTurn,
+    Action, Decision, Feedback, Priority, Reason, ReasonCode, Severity, ShownSuggestion, StoredTurn,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,6 +37,7 @@ pub struct ClassifyRequest {
     /// Intent head to use (`support` → `intent.support`); the server's default if absent.
     pub intent_set: Option<String>,
     pub top_k: Option<usize>,
+    /// Add knowledge-base `suggestions` (and a `bot_answer` when one fits) to the result.
     pub suggest: Option<bool>,
 }
 
@@ -64,6 +66,16 @@ pub struct ClassifyResponse {
     pub lang: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    /// With `suggest: true`: the answers and scripts an agent should see, best first,
+    /// an empathy script first when the customer is upset. Empty when nothing fits or
+    /// the knowledge base is unavailable (see `/ready`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestions: Option<Vec<Suggestion>>,
+    /// With `suggest: true`: the one answer the bot may send on its own. Absent when the
+    /// intent is not confident, no article clears its threshold, or the handoff policy
+    /// did not let the bot answer; the `handoff` decision then says what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_answer: Option<Suggestion>,
     pub model: ModelInfo,
     pub timing_ms: f64,
 }
@@ -95,6 +107,9 @@ pub struct ConversationContext {
     pub last_at_ms: u64,
     /// The turns, oldest first.
     pub turns: Vec<StoredTurn>,
+    /// Feedback on suggestions and intents (`POST /v1/feedback`), oldest first.
+    #[serde(default)]
+    pub feedback: Vec<Feedback>,
 }
 
 impl ConversationContext {
@@ -144,7 +159,13 @@ impl ConversationContext {
             first_at_ms,
             last_at_ms,
             turns,
+            feedback: Vec::new(),
         }
+    }
+
+    pub fn with_feedback(mut self, feedback: Vec<Feedback>) -> Self {
+        self.feedback = feedback;
+        self
     }
 }
 
@@ -172,4 +193,69 @@ pub struct ErrorDetail {
     /// For batch requests: the input the error is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+}
+
+/// `POST /v1/suggest`: knowledge-base answers for one message or a whole conversation.
+/// Give exactly one of `text`, `texts` or `conversation_id`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestRequest {
+    /// One customer message.
+    pub text: Option<String>,
+    /// A conversation as its customer messages, oldest first (the newest few are used).
+    pub texts: Option<Vec<String>>,
+    /// A conversation this server remembers (its turns sent to `/v1/classify`).
+    pub conversation_id: Option<String>,
+    /// `chat` (default), `voice`, `email` or `social`.
+    pub channel: Option<String>,
+    pub lang: Option<String>,
+    /// Intent head whose prediction boosts matching articles [default: the server's].
+    pub intent_set: Option<String>,
+    /// `agent` (default): the top `k` answers and scripts, an empathy script first when
+    /// the customer is upset; `bot`: at most the one answer a bot may send on its own.
+    pub mode: Option<Mode>,
+    /// Agent suggestions wanted [default: `suggest.k`; at most `suggest.max_k`].
+    pub k: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SuggestResponse {
+    pub mode: Mode,
+    /// Best first. In bot mode at most one; empty when no answer is good enough.
+    pub suggestions: Vec<Suggestion>,
+    /// How the searched text was understood.
+    pub intent: Option<IntentResult>,
+    pub emotion: Option<EmotionResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Customer messages the query was built from.
+    pub turns_used: usize,
+    /// Version of the knowledge base that answered; it grows with every reload.
+    pub kb_generation: u64,
+    pub model: ModelInfo,
+    pub timing_ms: f64,
+}
+
+/// `POST /v1/feedback`: what happened to a suggestion, and/or the intent a message
+/// really had. Needs a conversation the server remembers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    pub conversation_id: String,
+    /// A suggestion's `id`; needs `accepted`.
+    pub suggestion_id: Option<String>,
+    /// Whether the suggestion was used (true) or rejected (false).
+    pub accepted: Option<bool>,
+    /// The right intent for the turn: a label of the turn's intent set.
+    pub corrected_intent: Option<String>,
+    /// The turn the feedback is about, by its `at_ms` in the conversation context
+    /// [default: the latest turn].
+    pub turn_at_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FeedbackResponse {
+    pub conversation_id: String,
+    /// The event as stored (shown in `GET /v1/conversations/{id}`).
+    pub feedback: Feedback,
 }

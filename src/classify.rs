@@ -7,10 +7,12 @@ use crate::api::{BatchInput, ClassifyRequest, ClassifyResponse, Customer, ModelI
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::TriageError;
+use crate::kb::Suggestion;
 use crate::model::bundle::BundleFiles;
 use crate::model::heads::{emotion_result, intent_result};
 use crate::model::{Bundle, Encoded, Head, HeadKind, Manifest, TextTokenizer};
-use crate::policy::{HandoffService, TurnInput, TurnMeta};
+use crate::policy::{Action, HandoffService, ShownSuggestion, TurnInput, TurnMeta};
+use crate::suggest::{LiveKb, Lookup, Want};
 use crate::text::{self, Channel, NormalizeOptions};
 use ndarray::{Array2, Axis};
 use std::sync::Arc;
@@ -32,15 +34,21 @@ pub struct Prepared {
     /// The text as received (what conversation memory keeps for the agent).
     pub raw: String,
     pub encoded: Encoded,
+    /// Knowledge-base suggestions were asked for.
+    pub suggest: bool,
 }
 
-/// What the policy step needs of a message once the heads have answered.
+/// What the suggestion and policy steps need of a message once the heads have answered.
 struct Pending {
     text: String,
     raw: String,
     customer: Option<Customer>,
     conversation_id: Option<String>,
     top_k: usize,
+    suggest: bool,
+    /// Suggestions returned, as conversation memory keeps them.
+    shown: Vec<ShownSuggestion>,
+    bot_answer: Option<ShownSuggestion>,
 }
 
 pub struct Classifier {
@@ -171,11 +179,7 @@ impl Classifier {
             _ => Some(self.intent_head(set)?),
         };
         if let Some(id) = &req.conversation_id {
-            if id.is_empty() || id.len() > MAX_CONVERSATION_ID || id.chars().any(char::is_control) {
-                return Err(TriageError::InvalidRequest(format!(
-                    "conversation_id must be 1 to {MAX_CONVERSATION_ID} bytes without control characters"
-                )));
-            }
+            check_conversation_id(id)?;
         }
         let top_k = req.top_k.unwrap_or(self.config.top_k);
         if top_k == 0 || top_k > self.config.limits.max_top_k {
@@ -184,11 +188,7 @@ impl Classifier {
                 self.config.limits.max_top_k
             )));
         }
-        let mut normalized = text::normalize(raw, channel, &self.normalize);
-        if normalized.trim().is_empty() {
-            // e.g. a voice turn that was only "[noise] um": classify what was said.
-            normalized = raw.trim().to_string();
-        }
+        let normalized = self.normalize_text(raw, channel);
         let lang = req
             .lang
             .clone()
@@ -207,7 +207,25 @@ impl Classifier {
             text: normalized,
             raw: raw.to_string(),
             encoded,
+            suggest: req.suggest.unwrap_or(false),
         })
+    }
+
+    /// A text normalised for its channel exactly as the encoder will see it.
+    pub fn normalize_text(&self, raw: &str, channel: Channel) -> String {
+        let normalized = text::normalize(raw, channel, &self.normalize);
+        if normalized.trim().is_empty() {
+            // e.g. a voice turn that was only "[noise] um": classify what was said.
+            raw.trim().to_string()
+        } else {
+            normalized
+        }
+    }
+
+    /// Whether the bundle was trained for `lang`: if not, its intent and emotion scores
+    /// are not trusted (by the policy, and for suggestions).
+    pub fn covers_lang(&self, lang: &str) -> bool {
+        self.manifest.languages.iter().any(|l| l == lang)
     }
 
     /// Validates and prepares every item of a request, naming the first bad input.
@@ -225,7 +243,7 @@ impl Classifier {
     fn respond(
         &self,
         prepared: Vec<Prepared>,
-        emb: Array2<f32>,
+        emb: &Array2<f32>,
     ) -> (Vec<ClassifyResponse>, Vec<Pending>) {
         let model = self.model_info();
         let emotion = self
@@ -259,6 +277,8 @@ impl Classifier {
                     channel: p.channel.to_string(),
                     lang: p.lang,
                     conversation_id: p.conversation_id.clone(),
+                    suggestions: None,
+                    bot_answer: None,
                     model: model.clone(),
                     timing_ms: 0.0,
                 };
@@ -268,14 +288,75 @@ impl Classifier {
                     customer: p.customer,
                     conversation_id: p.conversation_id,
                     top_k: p.top_k,
+                    suggest: p.suggest,
+                    shown: Vec::new(),
+                    bot_answer: None,
                 };
                 (response, pending)
             })
             .unzip()
     }
 
+    /// Adds knowledge-base suggestions to the messages that asked for them, searched with
+    /// the embeddings the heads already used (the encoder runs once per message). A base
+    /// that is not loaded, or a failed search, leaves `suggestions` empty rather than
+    /// failing the classification, which is still worth having.
+    fn suggest(
+        kb: Option<&LiveKb>,
+        k: usize,
+        languages: &[String],
+        emb: &Array2<f32>,
+        responses: &mut [ClassifyResponse],
+        pending: &mut [Pending],
+    ) {
+        for (row, (r, p)) in responses.iter_mut().zip(pending.iter_mut()).enumerate() {
+            if !p.suggest {
+                continue;
+            }
+            r.suggestions = Some(Vec::new());
+            let Some(kb) = kb else {
+                ::metrics::counter!("triage_suggest_unavailable_total").increment(1);
+                continue;
+            };
+            let lookup = Lookup {
+                text: &p.text,
+                embedding: Some(emb.row(row)),
+                channel: r.channel.parse().unwrap_or_default(),
+                lang: &r.lang,
+                model_covers_lang: languages.contains(&r.lang),
+                intent: r.intent.as_ref(),
+                emotion: r.emotion.as_ref(),
+                upset_before: false,
+            };
+            match kb.lookup(
+                &lookup,
+                Want {
+                    bot: true,
+                    agent_k: k,
+                },
+            ) {
+                Ok(found) => {
+                    p.shown = found.agent.iter().map(shown).collect();
+                    p.bot_answer = found.bot.as_ref().map(shown);
+                    r.suggestions = Some(found.agent);
+                    r.bot_answer = found.bot;
+                }
+                Err(e) => {
+                    ::metrics::counter!("triage_suggest_unavailable_total").increment(1);
+                    // An unloaded base is reported by /ready and the loader's log already.
+                    if matches!(e, TriageError::KbUnavailable(_)) {
+                        tracing::debug!(error = %e, "no suggestions for this message");
+                    } else {
+                        tracing::warn!(error = %e, "no suggestions for this message");
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs the handoff policy on each response (in order, so turns of one conversation
-    /// within a batch see each other), then trims `top` to the requested `top_k`.
+    /// within a batch see each other), then trims `top` to the requested `top_k`. A bot
+    /// answer the policy does not let the bot send is withheld.
     fn decide(
         handoff: Option<&HandoffService>,
         languages: &[String],
@@ -303,9 +384,14 @@ impl Classifier {
                 let meta = TurnMeta {
                     conversation_id: p.conversation_id,
                     raw_text: p.raw,
-                    suggestions: Vec::new(),
+                    suggestions: p.shown,
+                    bot_answer: p.bot_answer,
                 };
-                r.handoff = Some(svc.handle(turn, meta, now));
+                let decision = svc.handle(turn, meta, now);
+                if decision.action != Action::Bot {
+                    r.bot_answer = None;
+                }
+                r.handoff = Some(decision);
             }
             if let Some(i) = &mut r.intent {
                 i.top.truncate(p.top_k);
@@ -322,30 +408,66 @@ impl Classifier {
         prepared: Vec<Prepared>,
         started: Instant,
     ) -> Result<Vec<ClassifyResponse>, TriageError> {
+        self.classify_with(prepared, started, None).await
+    }
+
+    /// [`Self::classify`] with suggestions from `kb` for the messages that ask for them
+    /// (`suggest: true`; without a base they get an empty list).
+    pub async fn classify_with(
+        &self,
+        prepared: Vec<Prepared>,
+        started: Instant,
+        kb: Option<Arc<LiveKb>>,
+    ) -> Result<Vec<ClassifyResponse>, TriageError> {
         let encs = prepared.iter().map(|p| p.encoded.clone()).collect();
         let emb = self.engine.embed(encs).await?;
-        let (mut responses, pending) = self.respond(prepared, emb);
+        let (mut responses, mut pending) = self.respond(prepared, &emb);
+        let searches = kb.is_some() && pending.iter().any(|p| p.suggest);
+        let k = self.config.suggest.k;
         match &self.handoff {
-            // Redis calls block: keep them off the async workers.
-            Some(svc) if svc.blocking() => {
-                let svc = svc.clone();
+            // Redis calls block, and a search over a large base takes milliseconds:
+            // keep both off the async workers.
+            h if searches || h.as_ref().is_some_and(|s| s.blocking()) => {
+                let svc = h.clone();
                 let languages = self.manifest.languages.clone();
                 responses = tokio::task::spawn_blocking(move || {
-                    Self::decide(Some(&svc), &languages, &mut responses, pending, started);
+                    let (r, p) = (&mut responses, &mut pending);
+                    Self::suggest(kb.as_deref(), k, &languages, &emb, r, p);
+                    Self::decide(svc.as_deref(), &languages, r, pending, started);
                     responses
                 })
                 .await
                 .map_err(|e| TriageError::Internal(e.to_string()))?;
             }
-            h => Self::decide(
-                h.as_deref(),
-                &self.manifest.languages,
-                &mut responses,
-                pending,
-                started,
-            ),
+            h => {
+                let languages = &self.manifest.languages;
+                Self::suggest(None, k, languages, &emb, &mut responses, &mut pending);
+                Self::decide(h.as_deref(), languages, &mut responses, pending, started);
+            }
         }
         Ok(responses)
+    }
+
+    /// The heads' answers and the embeddings, without the policy and without storing a
+    /// turn: what `/v1/suggest` needs to search for a text that is not a new message.
+    /// Returns the responses, the normalised texts and their embeddings.
+    pub async fn analyse(
+        &self,
+        prepared: Vec<Prepared>,
+        started: Instant,
+    ) -> Result<(Vec<ClassifyResponse>, Vec<String>, Array2<f32>), TriageError> {
+        let encs = prepared.iter().map(|p| p.encoded.clone()).collect();
+        let emb = self.engine.embed(encs).await?;
+        let (mut responses, pending) = self.respond(prepared, &emb);
+        let texts = pending.iter().map(|p| p.text.clone()).collect();
+        Self::decide(
+            None,
+            &self.manifest.languages,
+            &mut responses,
+            pending,
+            started,
+        );
+        Ok((responses, texts, emb))
     }
 
     pub fn classify_blocking(
@@ -353,7 +475,17 @@ impl Classifier {
         prepared: Vec<Prepared>,
         started: Instant,
     ) -> Result<Vec<ClassifyResponse>, TriageError> {
-        self.run_blocking(prepared, started, self.handoff.as_deref())
+        self.run_blocking(prepared, started, self.handoff.as_deref(), None)
+    }
+
+    /// [`Self::classify_blocking`] with suggestions from `kb` (`triage classify`).
+    pub fn classify_blocking_with(
+        &self,
+        prepared: Vec<Prepared>,
+        started: Instant,
+        kb: Option<&LiveKb>,
+    ) -> Result<Vec<ClassifyResponse>, TriageError> {
+        self.run_blocking(prepared, started, self.handoff.as_deref(), kb)
     }
 
     fn run_blocking(
@@ -361,17 +493,15 @@ impl Classifier {
         prepared: Vec<Prepared>,
         started: Instant,
         handoff: Option<&HandoffService>,
+        kb: Option<&LiveKb>,
     ) -> Result<Vec<ClassifyResponse>, TriageError> {
         let encs = prepared.iter().map(|p| p.encoded.clone()).collect();
         let emb = self.engine.embed_blocking(encs)?;
-        let (mut responses, pending) = self.respond(prepared, emb);
-        Self::decide(
-            handoff,
-            &self.manifest.languages,
-            &mut responses,
-            pending,
-            started,
-        );
+        let (mut responses, mut pending) = self.respond(prepared, &emb);
+        let languages = &self.manifest.languages;
+        let k = self.config.suggest.k;
+        Self::suggest(kb, k, languages, &emb, &mut responses, &mut pending);
+        Self::decide(handoff, languages, &mut responses, pending, started);
         Ok(responses)
     }
 
@@ -393,7 +523,7 @@ impl Classifier {
                 .collect();
             // Without the policy: warm-up texts must not count towards a surge.
             if let Ok(p) = self.prepare_all(&reqs) {
-                let _ = self.run_blocking(p, Instant::now(), None);
+                let _ = self.run_blocking(p, Instant::now(), None, None);
             }
         }
     }
@@ -410,12 +540,7 @@ impl Classifier {
         let encs: Vec<Encoded> = texts
             .iter()
             .map(|(t, ch)| {
-                let n = text::normalize(t, *ch, &self.normalize);
-                let n = if n.trim().is_empty() {
-                    t.trim().to_string()
-                } else {
-                    n
-                };
+                let n = self.normalize_text(t, *ch);
                 self.tokenizer
                     .encode(&n)
                     .map_err(|e| TriageError::Internal(e.to_string()))
@@ -449,6 +574,16 @@ impl Classifier {
             })
             .collect()
     }
+}
+
+/// Rejects ids that cannot be a key of the conversation store or a log field.
+pub fn check_conversation_id(id: &str) -> Result<(), TriageError> {
+    if id.is_empty() || id.len() > MAX_CONVERSATION_ID || id.chars().any(char::is_control) {
+        return Err(TriageError::InvalidRequest(format!(
+            "conversation_id must be 1 to {MAX_CONVERSATION_ID} bytes without control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// Turns a request into its items: one for `text`, or one per `inputs` entry with the
@@ -499,5 +634,15 @@ pub fn expand(
                 .collect();
             Ok((items, true))
         }
+    }
+}
+
+/// A suggestion as conversation memory keeps it.
+fn shown(s: &Suggestion) -> ShownSuggestion {
+    ShownSuggestion {
+        id: s.id.clone(),
+        title: Some(s.title.clone()),
+        score: Some(s.score),
+        bot: false,
     }
 }

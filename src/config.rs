@@ -3,6 +3,7 @@
 //! then the defaults below.
 
 use crate::engine::EngineConfig;
+use crate::kb::KbOptions;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,9 @@ pub struct Config {
     /// How often the policy file is checked for changes, in ms (0: only on
     /// `POST /admin/policy/reload`).
     pub policy_reload_ms: u64,
+    /// Knowledge base: a folder of Markdown articles or a JSONL file.
     pub kb: PathBuf,
+    pub suggest: SuggestConfig,
     /// Conversation store; in-memory when absent.
     pub redis_url: Option<String>,
     pub memory: MemoryConfig,
@@ -57,6 +60,51 @@ pub struct MemoryConfig {
     pub redis_retry_ms: u64,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     pub redis_prefix: String,
+}
+
+/// Knowledge-base suggestions (`suggest: true` in `/v1/classify`, `/v1/suggest`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SuggestConfig {
+    /// Load the knowledge base `kb` at start and answer suggestion requests. Off, the
+    /// server classifies as before and `/v1/suggest` answers 503 `kb_unavailable`.
+    pub enabled: bool,
+    /// Where article embeddings are cached between restarts [default: `kb` under
+    /// `TRIAGE_CACHE_DIR`, else `.cache/triage/kb`].
+    pub cache_dir: Option<PathBuf>,
+    /// Agent suggestions per message when a request does not say.
+    pub k: usize,
+    /// The most agent suggestions one request may ask for: beyond a handful an agent
+    /// reads none of them, and a large k only costs time.
+    pub max_k: usize,
+    /// A conversation query (`/v1/suggest` with `conversation_id` or `texts`) joins this
+    /// many of the newest customer turns: enough to carry the issue when the latest turn
+    /// is only "and now?", few enough that an old topic does not drown the new one.
+    pub conversation_turns: usize,
+    /// Retrieval weights, bot thresholds, staleness and index settings; the file watch
+    /// interval too (`watch_interval_ms`, 0: never re-read).
+    pub search: KbOptions,
+}
+
+impl Default for SuggestConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            cache_dir: None,
+            k: 3,
+            max_k: 20,
+            conversation_turns: 3,
+            search: KbOptions::default(),
+        }
+    }
+}
+
+impl SuggestConfig {
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| crate::train::cache::cache_dir().join("kb"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +152,7 @@ impl Default for Config {
             policy: DEFAULT_POLICY.into(),
             policy_reload_ms: 1000,
             kb: "config/kb/support".into(),
+            suggest: SuggestConfig::default(),
             redis_url: None,
             memory: MemoryConfig::default(),
             intent_set: "support".into(),

@@ -41,6 +41,19 @@ pub enum TriageError {
     /// The conversation store cannot be reached right now.
     #[error("{0}")]
     MemoryUnavailable(String),
+    /// No conversation with this id (never seen, or expired), where one is required.
+    #[error("no conversation {0:?}: unknown, or expired after memory.ttl_secs")]
+    UnknownConversation(String),
+    /// Feedback names a suggestion that was never shown in the conversation and is not
+    /// an article of the knowledge base.
+    #[error("{0}")]
+    UnknownSuggestion(String),
+    /// A label that the intent head does not have (a corrected intent, for example).
+    #[error("{0}")]
+    UnknownLabel(String),
+    /// Suggestions are switched off, or the knowledge base did not load.
+    #[error("{0}")]
+    KbUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -81,6 +94,10 @@ impl TriageError {
             TriageError::NotFound(_) => "not_found",
             TriageError::InvalidPolicy(_) => "invalid_policy",
             TriageError::MemoryUnavailable(_) => "memory_unavailable",
+            TriageError::UnknownConversation(_) => "unknown_conversation",
+            TriageError::UnknownSuggestion(_) => "unknown_suggestion",
+            TriageError::UnknownLabel(_) => "unknown_label",
+            TriageError::KbUnavailable(_) => "kb_unavailable",
             TriageError::Internal(_) => "internal",
         }
     }

@@ -15,5 +15,6 @@ pub mod kb;
 pub mod model;
 pub mod policy;
 pub mod server;
+pub mod suggest;
 pub mod text;
 pub mod train;

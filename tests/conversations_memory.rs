@@ -46,6 +46,7 @@ fn meta(id: &str, raw: &str) -> TurnMeta {
         conversation_id: Some(id.into()),
         raw_text: raw.into(),
         suggestions: vec![],
+        bot_answer: None,
     }
 }
 
@@ -293,4 +294,129 @@ fn a_failing_store_never_fails_the_decision() {
         2,
         "the turn decided while down was not kept"
     );
+}
+
+fn feedback(at: u64, sid: &str, accepted: bool) -> triage::policy::Feedback {
+    triage::policy::Feedback {
+        at_ms: at,
+        turn_at_ms: Some(T0),
+        suggestion_id: Some(sid.into()),
+        accepted: Some(accepted),
+        corrected_intent: None,
+        intent_set: None,
+    }
+}
+
+#[test]
+fn feedback_is_kept_with_its_conversation_and_expires_with_it() {
+    let mem = MemoryConfig {
+        ttl_secs: 10,
+        ..MemoryConfig::default()
+    };
+    let svc = service(shipped(), Box::new(MemoryStore::new(&mem)), mem);
+    let store = svc.store();
+    assert!(
+        !store
+            .add_feedback("c", &feedback(T0, "a", true), T0)
+            .unwrap(),
+        "no conversation yet: nothing kept"
+    );
+    assert!(store.feedback("c", T0).unwrap().is_empty());
+    svc.handle(
+        turn("where is my order", "track_order", 0.95),
+        meta("c", "where is my order"),
+        T0,
+    );
+    assert!(store
+        .add_feedback("c", &feedback(T0 + 1, "a", true), T0 + 1)
+        .unwrap());
+    assert!(store
+        .add_feedback("c", &feedback(T0 + 2, "b", false), T0 + 2)
+        .unwrap());
+    let ctx = svc.context("c", T0 + 3).unwrap().unwrap();
+    let got: Vec<(Option<&str>, Option<bool>)> = ctx
+        .feedback
+        .iter()
+        .map(|f| (f.suggestion_id.as_deref(), f.accepted))
+        .collect();
+    assert_eq!(got, vec![(Some("a"), Some(true)), (Some("b"), Some(false))]);
+    // Feedback does not keep a conversation alive: it expires with the last turn.
+    assert!(!store
+        .add_feedback("c", &feedback(T0 + 10_001, "a", true), T0 + 10_001)
+        .unwrap());
+    assert!(store.feedback("c", T0 + 10_001).unwrap().is_empty());
+    // A new conversation under the same id starts without the old feedback.
+    svc.handle(
+        turn("hello", "track_order", 0.95),
+        meta("c", "hello"),
+        T0 + 20_000,
+    );
+    assert!(svc
+        .context("c", T0 + 20_000)
+        .unwrap()
+        .unwrap()
+        .feedback
+        .is_empty());
+}
+
+#[test]
+fn the_bot_answer_is_kept_as_shown_only_when_the_bot_may_answer() {
+    let mem = MemoryConfig::default();
+    let svc = service(shipped(), Box::new(MemoryStore::new(&mem)), mem);
+    let shown = |id: &str| triage::policy::ShownSuggestion {
+        id: id.into(),
+        title: Some(id.to_uppercase()),
+        score: Some(0.8),
+        bot: false,
+    };
+    let with_answer = |raw: &str| TurnMeta {
+        suggestions: vec![shown("track-order-en"), shown("delivery-times-en")],
+        bot_answer: Some(shown("track-order-en")),
+        ..meta("c", raw)
+    };
+    let d = svc.handle(
+        turn("where is my order", "track_order", 0.95),
+        with_answer("where is my order"),
+        T0,
+    );
+    assert_eq!(d.action, Action::Bot);
+    let d = svc.handle(
+        turn("agent please", "contact_human_agent", 0.97),
+        with_answer("agent please"),
+        T0 + 1000,
+    );
+    assert_eq!(d.action, Action::Handoff);
+    let ctx = svc.context("c", T0 + 1000).unwrap().unwrap();
+    let bots = |t: &StoredTurn| -> Vec<(String, bool)> {
+        t.suggestions_shown
+            .iter()
+            .map(|s| (s.id.clone(), s.bot))
+            .collect()
+    };
+    assert_eq!(
+        bots(&ctx.turns[0]),
+        vec![
+            ("track-order-en".to_string(), true),
+            ("delivery-times-en".to_string(), false)
+        ]
+    );
+    assert_eq!(
+        bots(&ctx.turns[1]),
+        vec![
+            ("track-order-en".to_string(), false),
+            ("delivery-times-en".to_string(), false)
+        ],
+        "handed over: the bot did not send it"
+    );
+    assert_eq!(ctx.suggested.len(), 2);
+    // Turns stored before suggestions existed (no `bot`, no `suggestions_shown`) read.
+    let old = serde_json::json!({
+        "at_ms": 1, "channel": "chat", "lang": "en", "negativity": 0.0,
+        "handoff": serde_json::to_value(&ctx.turns[0].handoff).unwrap(),
+    });
+    let t: StoredTurn = serde_json::from_value(old).unwrap();
+    assert!(t.suggestions_shown.is_empty());
+    let s: triage::policy::ShownSuggestion =
+        serde_json::from_value(serde_json::json!({"id": "x"})).unwrap();
+    assert!(!s.bot);
 }

@@ -293,3 +293,85 @@ fn bad_input_gets_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn retrieval_task_reports_recall_and_mrr_per_channel() {
+    let dir = temp_dir("eval-retrieval");
+    let cache = dir.join("cache");
+    let suite = dir.join("suite.toml");
+    let write = |floors: &str| {
+        std::fs::write(
+            &suite,
+            format!(
+                "name = \"kb\"\n[[task]]\nname = \"kb_support\"\nkind = \"retrieval\"\ndata = \"bitext_customer_support:test\"\nhead = \"intent.support\"\nkb = \"config/kb/support\"\nchannels = [\"clean\", \"social\"]\nlimit = 40\n{floors}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("floors = { recall_at_1 = 0.9, recall_at_3 = 0.97, \"social.recall_at_1\" = 0.85 }");
+    let out = dir.join("out");
+    let o = triage(&cache)
+        .args(["eval", "--suite"])
+        .arg(&suite)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("recall_at_1"));
+    let r = read_json(&out.join("report.json"));
+    let t = &r["tasks"][0];
+    assert_eq!(t["task_kind"], "retrieval");
+    assert_eq!(t["n_examples"], 40);
+    let f = &t["figures"];
+    for k in [
+        "recall_at_1",
+        "recall_at_3",
+        "recall_at_10",
+        "mrr",
+        "social.recall_at_1",
+        "social.mrr",
+        "social.gap",
+    ] {
+        assert!(f[k].is_number(), "figure {k} missing: {f}");
+    }
+    let (r1, r3, mrr) = (
+        f["recall_at_1"].as_f64().unwrap(),
+        f["recall_at_3"].as_f64().unwrap(),
+        f["mrr"].as_f64().unwrap(),
+    );
+    assert!(r1 <= r3 && r1 <= mrr && mrr <= 1.0, "{f}");
+    assert_eq!(t["retrieval"]["articles"], 63);
+    assert_eq!(t["retrieval"]["uncovered_intents"], serde_json::json!([]));
+    assert_eq!(t["channels"][1]["primary"], "recall_at_1");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| retrieval task |") && md.contains("Recall@3"),
+        "{md}"
+    );
+
+    // A floor above the figure fails the gate by name.
+    write(&format!("floors = {{ mrr = {} }}", mrr + 0.001));
+    let o = triage(&cache)
+        .args(["eval", "--suite"])
+        .arg(&suite)
+        .arg("--out")
+        .arg(dir.join("out2"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("kb_support: mrr"), "{}", stderr(&o));
+    // A classification figure on a retrieval task is a suite error.
+    write("floors = { accuracy = 0.5 }");
+    let o = triage(&cache)
+        .args(["eval", "--suite"])
+        .arg(&suite)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unknown figure \"accuracy\""),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -81,9 +81,29 @@ fn redis_store_keeps_trims_expires_and_counts() {
     );
     assert_eq!(store.count_recent("refund", "a", 17_000, 5_000).unwrap(), 1);
 
-    // The TTL runs from the last turn (Redis expires the key).
+    // Feedback sits beside the turns, only for a conversation that exists.
+    let fb = |sid: &str, accepted: bool| triage::policy::Feedback {
+        at_ms: 5,
+        turn_at_ms: Some(4),
+        suggestion_id: Some(sid.into()),
+        accepted: Some(accepted),
+        corrected_intent: Some("track_order".into()),
+        intent_set: Some("support".into()),
+    };
+    assert!(!store.add_feedback("other", &fb("a", true), 5).unwrap());
+    assert!(store.feedback("other", 5).unwrap().is_empty());
+    assert!(store.add_feedback("c", &fb("a", true), 5).unwrap());
+    assert!(store.add_feedback("c", &fb("b", false), 5).unwrap());
+    assert_eq!(
+        store.feedback("c", 5).unwrap(),
+        vec![fb("a", true), fb("b", false)]
+    );
+    assert_eq!(store.turns("c", 0).unwrap().len(), 3, "turns untouched");
+
+    // The TTL runs from the last turn (Redis expires the key), feedback with it.
     std::thread::sleep(Duration::from_millis(1300));
     assert!(store.turns("c", 0).unwrap().is_empty());
+    assert!(store.feedback("c", 0).unwrap().is_empty());
 }
 
 #[test]
@@ -163,6 +183,33 @@ fn server_keeps_answering_while_redis_is_away() {
     assert!(!has_code(&r, "memory_unavailable"), "{r}");
     let (status, ctx) = get(&s.url("/v1/conversations/c-redis"));
     assert_eq!(status, 200, "{ctx}");
+    // Suggestions and feedback go through the Redis store too.
+    let (status, r) = post(
+        &s.url("/v1/classify"),
+        &json!({"text": "where can I track my order", "conversation_id": "c-redis", "suggest": true}),
+    );
+    assert_eq!(
+        (status, r["suggestions"][0]["id"].as_str()),
+        (200, Some("track-order-en")),
+        "{r}"
+    );
+    let (status, r) = post(
+        &s.url("/v1/feedback"),
+        &json!({"conversation_id": "c-redis", "suggestion_id": "track-order-en", "accepted": true}),
+    );
+    assert_eq!(status, 200, "{r}");
+    let (status, r) = post(
+        &s.url("/v1/suggest"),
+        &json!({"conversation_id": "c-redis", "k": 1}),
+    );
+    assert_eq!((status, r["turns_used"].as_u64()), (200, Some(2)), "{r}");
+    let (_, ctx) = get(&s.url("/v1/conversations/c-redis"));
+    let ctx: serde_json::Value = serde_json::from_str(&ctx).unwrap();
+    assert_eq!(
+        ctx["turns"][1]["suggestions_shown"][0]["id"],
+        "track-order-en"
+    );
+    assert_eq!(ctx["feedback"][0]["accepted"], true, "{ctx}");
 
     redis.stop();
     for i in 0..5 {
@@ -176,6 +223,16 @@ fn server_keeps_answering_while_redis_is_away() {
             t.elapsed()
         );
     }
+    // Feedback needs the conversation: the store being away is a 503, not a 404.
+    let (status, r) = post(
+        &s.url("/v1/feedback"),
+        &json!({"conversation_id": "c-redis", "corrected_intent": "track_order"}),
+    );
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (503, Some("memory_unavailable")),
+        "{r}"
+    );
     // A batch too.
     let (status, b) = post(
         &s.url("/v1/classify"),

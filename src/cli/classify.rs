@@ -1,5 +1,6 @@
-//! `triage classify`: the same pipeline, policy and JSON as `/v1/classify`, without a
-//! server.
+//! `triage classify`: the same pipeline, policy, suggestions and JSON as `/v1/classify`,
+//! without a server. The knowledge base is loaded only when a request asks for
+//! suggestions, so plain classification does not pay for indexing it.
 //! One response object per line, in input order; a bad line gets an error object in its
 //! place so the output stays aligned with the input.
 
@@ -8,8 +9,11 @@ use crate::classify::Classifier;
 use crate::config::Config;
 use crate::model::Bundle;
 use crate::policy::HandoffService;
+use crate::suggest::LiveKb;
+use std::cell::OnceCell;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Lines classified per engine call: large enough to batch, small enough to stream.
@@ -24,9 +28,13 @@ pub fn run(
 ) -> anyhow::Result<()> {
     // Same policy and memory as the server: lines sharing a conversation_id see each
     // other's turns, in file order.
-    let handoff = std::sync::Arc::new(HandoffService::from_config(&config, false)?);
+    let handoff = Arc::new(HandoffService::from_config(&config, false)?);
     let bundle = Bundle::load(&config.model)?;
-    let classifier = Classifier::new(bundle, config).with_handoff(handoff);
+    let classifier = Arc::new(Classifier::new(bundle, config).with_handoff(handoff));
+    let kb = Kb {
+        classifier: classifier.clone(),
+        loaded: OnceCell::new(),
+    };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match (text, input) {
@@ -38,7 +46,8 @@ pub fn run(
                 ..Default::default()
             };
             let p = classifier.prepare(&req)?;
-            let r = classifier.classify_blocking(vec![p], Instant::now())?;
+            let kb = kb.get(p.suggest);
+            let r = classifier.classify_blocking_with(vec![p], Instant::now(), kb)?;
             serde_json::to_writer(&mut out, &r[0])?;
             writeln!(out)?;
         }
@@ -66,15 +75,49 @@ pub fn run(
                 }
                 chunk.push((n + 1, req));
                 if chunk.len() == CHUNK {
-                    write_chunk(&classifier, std::mem::take(&mut chunk), &mut out)?;
+                    write_chunk(&classifier, &kb, std::mem::take(&mut chunk), &mut out)?;
                 }
             }
-            write_chunk(&classifier, chunk, &mut out)?;
+            write_chunk(&classifier, &kb, chunk, &mut out)?;
         }
         _ => anyhow::bail!("give a TEXT or --input FILE.jsonl"),
     }
     out.flush()?;
     Ok(())
+}
+
+/// The knowledge base, loaded on the first request that asks for suggestions (not
+/// watched: a run is short).
+struct Kb {
+    classifier: Arc<Classifier>,
+    loaded: OnceCell<Option<LiveKb>>,
+}
+
+impl Kb {
+    fn get(&self, wanted: bool) -> Option<&LiveKb> {
+        if !wanted {
+            return None;
+        }
+        self.loaded
+            .get_or_init(|| {
+                let config = self.classifier.config();
+                if !config.suggest.enabled {
+                    return None;
+                }
+                let options = crate::kb::KbOptions {
+                    watch_interval_ms: 0,
+                    ..config.suggest.search.clone()
+                };
+                Some(LiveKb::start(
+                    &config.kb,
+                    &config.suggest.cache_dir(),
+                    options,
+                    self.classifier.clone(),
+                    Vec::new(),
+                ))
+            })
+            .as_ref()
+    }
 }
 
 fn error_line(code: &str, message: String) -> ErrorBody {
@@ -89,6 +132,7 @@ fn error_line(code: &str, message: String) -> ErrorBody {
 
 fn write_chunk(
     classifier: &Classifier,
+    kb: &Kb,
     chunk: Vec<(usize, Result<ClassifyRequest, String>)>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
@@ -109,7 +153,8 @@ fn write_chunk(
             prepared.len() - 1
         }));
     }
-    let results = classifier.classify_blocking(prepared, started)?;
+    let kb = kb.get(prepared.iter().any(|p| p.suggest));
+    let results = classifier.classify_blocking_with(prepared, started, kb)?;
     for slot in slots {
         match slot {
             Ok(i) => serde_json::to_writer(&mut *out, &results[i])?,

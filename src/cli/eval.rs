@@ -78,8 +78,10 @@ fn data_suite(a: &EvalArgs, data: &str, head: &str) -> anyhow::Result<Suite> {
         limit: None,
         tasks: vec![TaskSpec {
             name: stem,
+            kind: Default::default(),
             data: data.to_string(),
             head: head.to_string(),
+            kb: None,
             model: None,
             channels: if channels.is_empty() {
                 vec![ChannelVariant::Clean]
@@ -133,6 +135,11 @@ pub fn run(config: Config, a: EvalArgs) -> anyhow::Result<()> {
             "micro_f1",
             "ece",
             "oos_recall",
+            "recall_at_1",
+            "recall_at_3",
+            "mrr",
+            "voice.recall_at_1",
+            "social.recall_at_1",
             "voice.gap",
             "social.gap",
         ] {

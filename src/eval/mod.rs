@@ -4,8 +4,9 @@
 //!
 //! * [`suite`]: what to run (`eval/suites/*.toml`): tasks, channels, floors;
 //! * [`runner`]: runs a suite through the serving pipeline ([`scoring`]);
-//! * [`intent`], [`emotion`], [`handoff`], [`channels`]: the figures of each kind of task,
-//!   all computed by [`metrics`] (checked against independent fixtures);
+//! * [`intent`], [`emotion`], [`retrieval`], [`handoff`], [`channels`]: the figures of
+//!   each kind of task, all computed by [`metrics`] (checked against independent
+//!   fixtures);
 //! * [`gate`]: floors and ceilings, the CI gate;
 //! * [`report`]: `report.json`, `report.md`, `report.html` and Rasa's intent files.
 //!
@@ -20,6 +21,7 @@ pub mod handoff;
 pub mod intent;
 pub mod metrics;
 pub mod report;
+pub mod retrieval;
 pub mod runner;
 pub mod sample;
 pub mod scoring;

@@ -8,8 +8,8 @@ use super::handoff::{self, ConfidenceThreshold, HandoffDecider};
 use super::report::{ChannelFigures, EvalReport, HandoffReport, TaskReport};
 use super::sample::stable_sample;
 use super::scoring::{self, Models};
-use super::suite::{Suite, TaskSpec, TrainHeadSpec};
-use super::{emotion, intent};
+use super::suite::{Suite, TaskKind, TaskSpec, TrainHeadSpec};
+use super::{emotion, intent, retrieval};
 use crate::config::Config;
 use crate::data::{self, Record};
 use crate::model::HeadKind;
@@ -125,10 +125,11 @@ fn run_task(
     models: &mut Models,
 ) -> Result<TaskReport, EvalError> {
     let started = Instant::now();
+    let config = models.config().clone();
     let (model, trained_head) = match &spec.train_head {
         None => (model.to_string(), None),
         Some(t) => {
-            let (dir, report) = train_head(spec, t, model, datasets, models.config())?;
+            let (dir, report) = train_head(spec, t, model, datasets, &config)?;
             (dir.to_string_lossy().into_owned(), Some(report))
         }
     };
@@ -167,6 +168,41 @@ fn run_task(
         if !variants.contains(c) {
             variants.push(*c);
         }
+    }
+    if spec.kind == TaskKind::Retrieval {
+        if kind != HeadKind::Softmax {
+            return Err(EvalError::task(
+                &spec.name,
+                format!("{} is not an intent (softmax) head", spec.head),
+            ));
+        }
+        let source = spec.kb.clone().unwrap_or_else(|| config.kb.clone());
+        let (kb, issues) = retrieval::load_kb(&spec.name, &source, classifier, &config)?;
+        let mut runs = Vec::with_capacity(variants.len());
+        for variant in variants {
+            let recs = variant.apply(&records, suite.seed);
+            let what = format!("{}/{}", spec.name, variant.as_str());
+            let emb = scoring::embed(classifier, &recs, &what)?;
+            runs.push((variant, recs, emb));
+        }
+        let out = retrieval::run(&spec.name, &kb, &source, issues, &runs, classifier, head)?;
+        return Ok(TaskReport {
+            name: spec.name.clone(),
+            task_kind: spec.kind,
+            data: spec.data.clone(),
+            head: spec.head.clone(),
+            kind,
+            bundle: scoring::bundle_ref(classifier, &model),
+            n_examples: records.len() as u64,
+            n_unlabelled: skipped as u64,
+            figures: out.figures,
+            intent: None,
+            emotion: None,
+            retrieval: out.details,
+            channels: out.channels,
+            trained_head,
+            seconds: started.elapsed().as_secs_f64(),
+        });
     }
     let mut figures = BTreeMap::new();
     let mut channels = Vec::new();
@@ -241,6 +277,7 @@ fn run_task(
     }
     Ok(TaskReport {
         name: spec.name.clone(),
+        task_kind: spec.kind,
         data: spec.data.clone(),
         head: spec.head.clone(),
         kind,
@@ -250,6 +287,7 @@ fn run_task(
         figures,
         intent: intent_eval,
         emotion: emotion_eval,
+        retrieval: None,
         channels,
         trained_head,
         seconds: started.elapsed().as_secs_f64(),

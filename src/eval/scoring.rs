@@ -124,6 +124,8 @@ pub fn responses(
             lang: r.lang.clone().unwrap_or_else(|| "en".into()),
             conversation_id: None,
             handoff: None,
+            suggestions: None,
+            bot_answer: None,
             model: model.clone(),
             timing_ms: 0.0,
         })

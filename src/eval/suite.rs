@@ -1,5 +1,7 @@
 //! Eval suites (`eval/suites/*.toml`): which bundle, head and data set each task uses,
-//! which channel transforms it runs under, and the floors that make up the CI gate.
+//! which channel transforms it runs under, and the floors that make up the CI gate. A
+//! task either classifies (`kind = "classification"`, the default) or searches a
+//! knowledge base (`kind = "retrieval"`).
 //!
 //! Relative paths in a suite (`model`, `out`, `datasets`, `.jsonl` data) are resolved
 //! against the working directory, like every other `triage` path, so a suite runs the
@@ -54,15 +56,34 @@ pub struct Suite {
     pub handoff: Option<HandoffSpec>,
 }
 
+/// What a task measures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// The head's predictions against the records' labels.
+    #[default]
+    Classification,
+    /// Knowledge-base search with each record as the query: the gold articles are those
+    /// tagged with its intent (Recall@k, MRR).
+    Retrieval,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
     /// Names the task in reports, in floors' error messages and in the output folder.
     pub name: String,
+    #[serde(default)]
+    pub kind: TaskKind,
     /// `NAME:SPLIT` of a known data set (`banking77:test`) or a `.jsonl` file of records.
     pub data: String,
-    /// Head to evaluate: `intent.<set>` (softmax) or `emotion` (sigmoid).
+    /// Head to evaluate: `intent.<set>` (softmax) or `emotion` (sigmoid). For retrieval,
+    /// the intent head whose prediction boosts the articles tagged with it, as in serving.
     pub head: String,
+    /// Retrieval: the knowledge base, a folder of articles or a JSONL file [default: the
+    /// configured `kb`].
+    #[serde(default)]
+    pub kb: Option<PathBuf>,
     #[serde(default)]
     pub model: Option<String>,
     /// Channel transforms to run the test set under; `clean` is always run first.
@@ -152,6 +173,18 @@ pub const TASK_FIGURES: &[&str] = &[
     "gap",
 ];
 
+/// Figure names of a retrieval task (channel prefixes as for [`TASK_FIGURES`]).
+pub const RETRIEVAL_FIGURES: &[&str] = &[
+    "n",
+    "recall_at_1",
+    "recall_at_3",
+    "recall_at_5",
+    "recall_at_10",
+    "mrr",
+    "not_found",
+    "gap",
+];
+
 /// Figure names of the handoff simulation.
 pub const HANDOFF_FIGURES: &[&str] = &[
     "n",
@@ -201,9 +234,35 @@ impl Suite {
             if t.limit == Some(0) {
                 return Err(format!("task {:?}: limit must be at least 1", t.name));
             }
-            check_bounds(&t.name, &t.floors, &t.ceilings, |m| {
+            let figures = match t.kind {
+                TaskKind::Classification => {
+                    if t.kb.is_some() {
+                        return Err(format!(
+                            "task {:?}: `kb` is for kind = \"retrieval\" tasks",
+                            t.name
+                        ));
+                    }
+                    TASK_FIGURES
+                }
+                TaskKind::Retrieval => {
+                    if t.train_head.is_some() {
+                        return Err(format!(
+                            "task {:?}: a retrieval task cannot train its head",
+                            t.name
+                        ));
+                    }
+                    if !t.head.starts_with("intent.") {
+                        return Err(format!(
+                            "task {:?}: a retrieval task's head is the intent head that boosts articles (intent.<set>), not {:?}",
+                            t.name, t.head
+                        ));
+                    }
+                    RETRIEVAL_FIGURES
+                }
+            };
+            check_bounds(&t.name, &t.floors, &t.ceilings, figures, |m| {
                 let base = ChannelVariant::strip_prefix(m);
-                TASK_FIGURES.contains(&base) && (base != "gap" || base.len() < m.len())
+                figures.contains(&base) && (base != "gap" || base.len() < m.len())
             })?;
         }
         if self.limit == Some(0) {
@@ -222,7 +281,7 @@ impl Suite {
             if h.max_per_group == Some(0) {
                 return Err("handoff max_per_group must be at least 1".into());
             }
-            check_bounds("handoff", &h.floors, &h.ceilings, |m| {
+            check_bounds("handoff", &h.floors, &h.ceilings, HANDOFF_FIGURES, |m| {
                 HANDOFF_FIGURES.contains(&m)
             })?;
         }
@@ -234,6 +293,7 @@ fn check_bounds(
     task: &str,
     floors: &BTreeMap<String, f64>,
     ceilings: &BTreeMap<String, f64>,
+    figures: &[&str],
     known: impl Fn(&str) -> bool,
 ) -> Result<(), String> {
     for (kind, bounds) in [("floor", floors), ("ceiling", ceilings)] {
@@ -242,11 +302,11 @@ fn check_bounds(
                 return Err(format!(
                     "{task}: unknown figure {metric:?} in {kind}s (known: {})",
                     if task == "handoff" {
-                        HANDOFF_FIGURES.join(", ")
+                        figures.join(", ")
                     } else {
                         format!(
                             "{}, and voice.<figure> / social.<figure>",
-                            TASK_FIGURES.join(", ")
+                            figures.join(", ")
                         )
                     }
                 ));
@@ -329,6 +389,19 @@ mod tests {
         assert!(parse(bad_threshold).unwrap_err().contains("threshold"));
         let no_decider = "name = \"h\"\n[handoff]\nsplit = \"dev\"\n";
         assert!(parse(no_decider).unwrap_err().contains("policy"));
+        let retrieval = |extra: &str| {
+            format!("name = \"x\"\n[[task]]\nname = \"r\"\nkind = \"retrieval\"\ndata = \"a.jsonl\"\nhead = \"intent.a\"\n{extra}")
+        };
+        assert!(parse(&retrieval(
+            "floors = { recall_at_1 = 0.9, \"voice.mrr\" = 0.8 }"
+        ))
+        .is_ok());
+        let e = parse(&retrieval("floors = { accuracy = 0.9 }")).unwrap_err();
+        assert!(e.contains("accuracy") && e.contains("recall_at_1"), "{e}");
+        assert!(parse(&task("floors = { recall_at_1 = 0.9 }")).is_err());
+        assert!(parse(&task("kb = \"config/kb/support\"")).is_err());
+        assert!(parse(&retrieval("train_head = { data = \"a.jsonl\" }")).is_err());
+        assert!(parse(&retrieval("").replace("intent.a", "emotion")).is_err());
         let bad_handoff_floor =
             "name = \"h\"\n[handoff]\nthreshold = 0.5\nfloors = { accuracy = 0.9 }\n";
         assert!(parse(bad_handoff_floor)

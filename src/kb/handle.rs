@@ -15,6 +15,7 @@ use super::search::{Query, SearchError, Suggestion};
 use super::source::{self, Stamp};
 use super::{KbError, KbIssue, KbOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
@@ -33,13 +34,19 @@ struct Inner {
     current: RwLock<Arc<KnowledgeBase>>,
     /// Held for the whole of a reload, so two reloads never race.
     state: Mutex<State>,
+    /// What the last reload found, behind its own lock: a status request must not wait
+    /// for a reload that is embedding articles.
+    report: Mutex<Report>,
+    generation: AtomicU64,
 }
 
 struct State {
     stamp: Option<Stamp>,
+}
+
+struct Report {
     issues: Vec<KbIssue>,
     last_error: Option<String>,
-    generation: u64,
 }
 
 /// What [`KbHandle::reload_if_changed`] did.
@@ -69,12 +76,12 @@ impl KbHandle {
                 options,
                 embedder,
                 current: RwLock::new(Arc::new(kb)),
-                state: Mutex::new(State {
-                    stamp: Some(stamp),
+                state: Mutex::new(State { stamp: Some(stamp) }),
+                report: Mutex::new(Report {
                     issues: issues.clone(),
                     last_error: None,
-                    generation: 1,
                 }),
+                generation: AtomicU64::new(1),
             }),
         };
         Ok((handle, issues))
@@ -95,17 +102,24 @@ impl KbHandle {
 
     /// Issues of the version serving now.
     pub fn issues(&self) -> Vec<KbIssue> {
-        self.state().issues.clone()
+        self.report().issues.clone()
     }
 
     /// Why the last reload failed, if it did (the previous version kept serving).
     pub fn last_error(&self) -> Option<String> {
-        self.state().last_error.clone()
+        self.report().last_error.clone()
     }
 
     /// Increases with every version swapped in.
     pub fn generation(&self) -> u64 {
-        self.state().generation
+        self.inner.generation.load(Ordering::SeqCst)
+    }
+
+    fn report(&self) -> std::sync::MutexGuard<'_, Report> {
+        self.inner
+            .report
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn source(&self) -> &Path {
@@ -126,7 +140,7 @@ impl KbHandle {
         let stamp = match source::stamp(&self.inner.source) {
             Ok(s) => s,
             Err(e) => {
-                state.last_error = Some(e.to_string());
+                self.report().last_error = Some(e.to_string());
                 return Err(e);
             }
         };
@@ -160,9 +174,11 @@ impl KbHandle {
                     .write()
                     .unwrap_or_else(PoisonError::into_inner) = Arc::new(kb);
                 state.stamp = Some(stamp);
-                state.issues = issues.clone();
-                state.last_error = None;
-                state.generation += 1;
+                *self.report() = Report {
+                    issues: issues.clone(),
+                    last_error: None,
+                };
+                self.inner.generation.fetch_add(1, Ordering::SeqCst);
                 tracing::info!(
                     "knowledge base {} reloaded ({} issues)",
                     self.inner.source.display(),
@@ -174,7 +190,7 @@ impl KbHandle {
                 // Remember the stamp anyway: retrying the same broken files every
                 // interval would only repeat the error; the next edit retries.
                 state.stamp = Some(stamp);
-                state.last_error = Some(e.to_string());
+                self.report().last_error = Some(e.to_string());
                 tracing::error!(
                     "knowledge base {} not reloaded, previous version keeps serving: {e}",
                     self.inner.source.display()

@@ -13,7 +13,7 @@ use super::reload::PolicyHandle;
 use super::rules::Policy;
 use super::store::{self, ConversationStore, StoreError};
 use super::turn::{ShownSuggestion, StoredTurn, TurnInput};
-use super::{Decision, PolicyError, Reason, ReasonCode};
+use super::{Action, Decision, PolicyError, Reason, ReasonCode};
 use crate::api::ConversationContext;
 use crate::config::{Config, MemoryConfig, StoreText, DEFAULT_POLICY};
 use std::path::Path;
@@ -26,7 +26,11 @@ pub struct TurnMeta {
     pub conversation_id: Option<String>,
     /// The text as received (stored for the agent per `memory.store_text`).
     pub raw_text: String,
+    /// Knowledge-base suggestions returned with this message.
     pub suggestions: Vec<ShownSuggestion>,
+    /// The answer the knowledge base offered the bot, kept as shown only when the policy
+    /// lets the bot answer (otherwise the pipeline withholds it).
+    pub bot_answer: Option<ShownSuggestion>,
 }
 
 pub struct HandoffService {
@@ -159,7 +163,7 @@ impl HandoffService {
             emotion: turn.emotion.as_ref().map(Into::into),
             negativity: policy.negativity(turn),
             handoff: decision.clone(),
-            suggestions_shown: meta.suggestions.clone(),
+            suggestions_shown: shown(meta, decision),
         }
     }
 
@@ -171,8 +175,37 @@ impl HandoffService {
         now_ms: u64,
     ) -> Result<Option<ConversationContext>, StoreError> {
         let turns = self.store.turns(id, now_ms)?;
-        Ok((!turns.is_empty()).then(|| ConversationContext::from_turns(id, turns)))
+        if turns.is_empty() {
+            return Ok(None);
+        }
+        let feedback = self.store.feedback(id, now_ms)?;
+        Ok(Some(
+            ConversationContext::from_turns(id, turns).with_feedback(feedback),
+        ))
     }
+}
+
+/// The suggestions a turn showed: the agent's list, with the bot's answer marked (or
+/// added first) when the bot was allowed to send it.
+fn shown(meta: &TurnMeta, decision: &Decision) -> Vec<ShownSuggestion> {
+    let mut out = meta.suggestions.clone();
+    if let Some(b) = meta
+        .bot_answer
+        .as_ref()
+        .filter(|_| decision.action == Action::Bot)
+    {
+        match out.iter_mut().find(|s| s.id == b.id) {
+            Some(s) => s.bot = true,
+            None => out.insert(
+                0,
+                ShownSuggestion {
+                    bot: true,
+                    ..b.clone()
+                },
+            ),
+        }
+    }
+    out
 }
 
 fn note_unavailable(e: &StoreError) {

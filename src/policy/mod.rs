@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod decision;
+pub mod feedback;
 pub mod handoff;
 pub mod phrases;
 pub mod reload;
@@ -22,6 +23,7 @@ pub mod turn;
 
 pub use config::PolicyConfig;
 pub use decision::{Action, Decision, Priority, Reason, ReasonCode, Severity};
+pub use feedback::Feedback;
 pub use handoff::{HandoffService, TurnMeta};
 pub use reload::{now_ms, PolicyHandle, PolicyStatus, Reloaded};
 pub use rules::Policy;

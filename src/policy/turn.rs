@@ -75,8 +75,7 @@ impl TurnInput {
     }
 }
 
-/// A knowledge-base answer shown to the customer or the agent (filled in by the
-/// suggestions work; empty until then).
+/// A knowledge-base answer shown to the customer or the agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ShownSuggestion {
     pub id: String,
@@ -84,6 +83,10 @@ pub struct ShownSuggestion {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f32>,
+    /// Offered as the bot's own answer (`bot_answer`), not only to the agent. Set only
+    /// when the policy let the bot answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
 }
 
 /// The intent of a stored turn: the answer without the top-k list.

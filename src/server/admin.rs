@@ -1,13 +1,16 @@
-//! Policy administration: `GET /admin/policy` shows the policy in force and the last
-//! reload error; `POST /admin/policy/reload` re-reads the file now. An invalid file is
-//! answered 422 `invalid_policy` and the running policy stays. These routes change how
-//! every conversation is routed: expose them on an internal network only.
+//! Policy and knowledge-base administration: `GET /admin/policy` shows the policy in
+//! force and the last reload error; `POST /admin/policy/reload` re-reads the file now. An
+//! invalid file is answered 422 `invalid_policy` and the running policy stays.
+//! `GET /admin/kb` and `POST /admin/kb/reload` do the same for the knowledge base. These
+//! routes change how every conversation is routed: expose them on an internal network
+//! only.
 
 use super::error::ApiError;
 use super::AppState;
 use crate::api::ErrorBody;
 use crate::error::TriageError;
 use crate::policy::{PolicyConfig, PolicyStatus, Reloaded};
+use crate::suggest::KbStatus;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
@@ -52,4 +55,31 @@ pub async fn reload(State(state): State<AppState>) -> Result<Json<ReloadResponse
         result: result.0,
         status: result.1,
     }))
+}
+
+#[utoipa::path(get, path = "/admin/kb", responses(
+    (status = 200, description = "The knowledge base serving now: articles, version, articles left out with file and line, last error", body = KbStatus),
+    (status = 503, description = "Model still loading", body = ErrorBody)))]
+pub async fn kb(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiError> {
+    state.classifier()?;
+    state
+        .kb_status()
+        .map(Json)
+        .ok_or(ApiError(TriageError::NotReady))
+}
+
+/// Checks the article files now rather than at the next watch interval (and retries a
+/// base that did not load): for a deployment that must see an edit at once.
+#[utoipa::path(post, path = "/admin/kb/reload", responses(
+    (status = 200, description = "Reloaded if anything changed; the status afterwards", body = KbStatus),
+    (status = 503, description = "Model loading, or suggestions disabled", body = ErrorBody)))]
+pub async fn kb_reload(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiError> {
+    state.classifier()?;
+    let kb = state.kb().cloned().ok_or_else(|| {
+        TriageError::KbUnavailable("suggestions are disabled (suggest.enabled = false)".into())
+    })?;
+    let status = tokio::task::spawn_blocking(move || kb.refresh())
+        .await
+        .map_err(|e| TriageError::Internal(e.to_string()))?;
+    Ok(Json(status))
 }

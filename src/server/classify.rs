@@ -1,4 +1,5 @@
-//! `POST /v1/classify`: one message or a batch.
+//! `POST /v1/classify`: one message or a batch, with knowledge-base suggestions for the
+//! messages that ask (`suggest: true`).
 
 use super::error::{ApiError, ApiJson};
 use super::AppState;
@@ -12,7 +13,7 @@ use std::time::Instant;
 
 #[utoipa::path(post, path = "/v1/classify", request_body = ClassifyRequest,
     responses(
-        (status = 200, description = "One result, or `results` in input order for `inputs`", body = ClassifyResponse),
+        (status = 200, description = "One result, or `results` in input order for `inputs`. With `suggest: true`, `suggestions` for the agent and, when one fits and the policy lets the bot answer, `bot_answer`", body = ClassifyResponse),
         (status = 400, description = "Malformed JSON or invalid UTF-8", body = ErrorBody),
         (status = 413, description = "Text, batch or body too large", body = ErrorBody),
         (status = 422, description = "Empty text, unknown channel or intent set", body = ErrorBody),
@@ -37,7 +38,9 @@ pub async fn classify(
     let prepared = tokio::task::spawn_blocking(move || prep.prepare_all(&items))
         .await
         .map_err(|e| TriageError::Internal(e.to_string()))??;
-    let mut results = classifier.classify(prepared, started).await?;
+    let mut results = classifier
+        .classify_with(prepared, started, state.kb().cloned())
+        .await?;
     ::metrics::counter!("triage_classified_total").increment(results.len() as u64);
     if batch {
         Ok(Json(BatchClassifyResponse {

@@ -20,6 +20,8 @@ pub fn status_of(err: &TriageError) -> StatusCode {
         | TriageError::UnknownChannel { .. }
         | TriageError::UnknownIntentSet { .. }
         | TriageError::InvalidRequest(_)
+        | TriageError::UnknownSuggestion(_)
+        | TriageError::UnknownLabel(_)
         | TriageError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TriageError::TextTooLarge { .. }
         | TriageError::BatchTooLarge { .. }
@@ -29,8 +31,9 @@ pub fn status_of(err: &TriageError) -> StatusCode {
         TriageError::Engine(EngineError::Overloaded { .. }) => StatusCode::TOO_MANY_REQUESTS,
         TriageError::Engine(EngineError::Closed)
         | TriageError::NotReady
-        | TriageError::MemoryUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        TriageError::NotFound(_) => StatusCode::NOT_FOUND,
+        | TriageError::MemoryUnavailable(_)
+        | TriageError::KbUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        TriageError::NotFound(_) | TriageError::UnknownConversation(_) => StatusCode::NOT_FOUND,
         TriageError::Engine(EngineError::Backend(_)) | TriageError::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

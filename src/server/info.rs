@@ -1,5 +1,6 @@
 //! `GET /info`: what this server runs and accepts — model, heads with their labels,
-//! limits — so a client can discover intent sets and labels instead of hard-coding them.
+//! limits, the knowledge base and its problems — so a client can discover intent sets
+//! and labels instead of hard-coding them.
 
 use super::error::ApiError;
 use super::AppState;
@@ -40,5 +41,11 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<Value>, ApiError
             "store": h.store().kind(), "ttl_secs": state.config.memory.ttl_secs,
             "max_turns": state.config.memory.max_turns, "store_text": state.config.memory.store_text,
         })),
+        "suggest": {
+            "k": state.config.suggest.k, "max_k": state.config.suggest.max_k,
+            "conversation_turns": state.config.suggest.conversation_turns,
+            "search": state.config.suggest.search,
+        },
+        "kb": state.kb_status(),
     })))
 }

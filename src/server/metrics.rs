@@ -37,5 +37,14 @@ pub async fn render(State(state): State<AppState>) -> String {
     if let Ok(c) = state.classifier() {
         metrics::gauge!("triage_queue_depth").set(c.engine().queue_depth() as f64);
     }
+    if let Some(kb) = state.kb() {
+        let handle = kb.handle();
+        metrics::gauge!("triage_kb_ready").set(if handle.is_some() { 1.0 } else { 0.0 });
+        if let Some(h) = handle {
+            metrics::gauge!("triage_kb_articles").set(h.current().len() as f64);
+            metrics::gauge!("triage_kb_issues").set(h.issues().len() as f64);
+            metrics::gauge!("triage_kb_generation").set(h.generation() as f64);
+        }
+    }
     state.prometheus.render()
 }

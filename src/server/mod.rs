@@ -8,14 +8,17 @@ mod conversations;
 mod docs;
 mod embed;
 pub mod error;
+mod feedback;
 mod health;
 mod info;
 mod metrics;
+mod suggest;
 
 use crate::classify::Classifier;
 use crate::config::Config;
 use crate::error::TriageError;
 use crate::policy::{HandoffService, PolicyError};
+use crate::suggest::{KbStatus, LiveKb};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -33,6 +36,8 @@ pub struct AppState {
     /// Policy and conversation memory; set before the model loads, so a bad policy
     /// file stops start-up early.
     handoff: Arc<OnceLock<Arc<HandoffService>>>,
+    /// The knowledge base, set with the model when `suggest.enabled`.
+    kb: Arc<OnceLock<Arc<LiveKb>>>,
     prometheus: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -51,6 +56,7 @@ impl AppState {
             config: Arc::new(config),
             classifier: Arc::new(OnceLock::new()),
             handoff: Arc::new(OnceLock::new()),
+            kb: Arc::new(OnceLock::new()),
             prometheus: metrics::handle(),
         }
     }
@@ -77,6 +83,21 @@ impl AppState {
     pub fn set_handoff(&self, h: Arc<HandoffService>) {
         let _ = self.handoff.set(h);
     }
+
+    /// The knowledge base, when suggestions are enabled and the model has loaded (the
+    /// base itself may still be unavailable: see [`LiveKb::status`]).
+    pub fn kb(&self) -> Option<&Arc<LiveKb>> {
+        self.kb.get()
+    }
+
+    /// For `/ready` and `/info`; `None` while the model loads.
+    pub fn kb_status(&self) -> Option<KbStatus> {
+        match self.kb.get() {
+            Some(kb) => Some(kb.status()),
+            None if !self.config.suggest.enabled => Some(KbStatus::disabled(&self.config.kb)),
+            None => None,
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -84,9 +105,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/classify", post(classify::classify))
         .route("/v1/embed", post(embed::embed))
+        .route("/v1/suggest", post(suggest::suggest))
+        .route("/v1/feedback", post(feedback::feedback))
         .route("/v1/conversations/{id}", get(conversations::get))
         .route("/admin/policy", get(admin::policy))
         .route("/admin/policy/reload", post(admin::reload))
+        .route("/admin/kb", get(admin::kb))
+        .route("/admin/kb/reload", post(admin::kb_reload))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/info", get(info::info))
@@ -152,7 +177,9 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 }
 
 /// Loads the handoff policy (watching its file) and conversation memory, then the
-/// configured model; warms the model up and marks the state ready.
+/// configured model; warms the model up, loads the knowledge base (which may fail
+/// without stopping anything: the server then classifies without suggestions) and marks
+/// the state ready.
 pub fn load_model(state: &AppState) -> Result<(), StartupError> {
     let started = Instant::now();
     let handoff = match state.handoff.get() {
@@ -171,6 +198,22 @@ pub fn load_model(state: &AppState) -> Result<(), StartupError> {
     let classifier =
         Arc::new(Classifier::new(bundle, (*state.config).clone()).with_handoff(handoff));
     classifier.warm_up();
+    if state.config.suggest.enabled && state.kb.get().is_none() {
+        let labels: Vec<String> = classifier
+            .heads()
+            .iter()
+            .filter(|h| h.spec.name.starts_with("intent."))
+            .flat_map(|h| h.spec.labels.iter().cloned())
+            .collect();
+        let kb = LiveKb::start(
+            &state.config.kb,
+            &state.config.suggest.cache_dir(),
+            state.config.suggest.search.clone(),
+            classifier.clone(),
+            labels,
+        );
+        let _ = state.kb.set(Arc::new(kb));
+    }
     tracing::info!(
         model = %classifier.manifest.name,
         version = %classifier.manifest.version,

@@ -9,6 +9,8 @@ use crate::eval::gate::Bound;
 use crate::eval::handoff::HandoffEval;
 use crate::eval::intent::IntentEval;
 use crate::eval::metrics::{LabelMetrics, MultiLabelReport};
+use crate::eval::retrieval::RetrievalTaskEval;
+use crate::eval::suite::TaskKind;
 use crate::model::HeadKind;
 
 pub enum Block {
@@ -90,10 +92,26 @@ pub fn build(r: &EvalReport) -> Vec<Block> {
 }
 
 fn summary(r: &EvalReport, b: &mut Vec<Block>) {
-    if r.tasks.is_empty() {
+    let classification: Vec<&TaskReport> = r
+        .tasks
+        .iter()
+        .filter(|t| t.task_kind == TaskKind::Classification)
+        .collect();
+    let retrieval: Vec<&TaskReport> = r
+        .tasks
+        .iter()
+        .filter(|t| t.task_kind == TaskKind::Retrieval)
+        .collect();
+    if classification.is_empty() && retrieval.is_empty() {
         return;
     }
     b.push(Block::Heading(2, "Summary".into()));
+    if !retrieval.is_empty() {
+        retrieval_summary(&retrieval, b);
+    }
+    if classification.is_empty() {
+        return;
+    }
     let mut t = Table::new(&[
         "task",
         "data",
@@ -108,7 +126,7 @@ fn summary(r: &EvalReport, b: &mut Vec<Block>) {
         "OOS recall",
         "OOS AUROC",
     ]);
-    for task in &r.tasks {
+    for task in classification {
         let f = |k: &str| fmt4(task.figures.get(k).copied());
         t.row(vec![
             task.name.clone(),
@@ -138,6 +156,42 @@ fn summary(r: &EvalReport, b: &mut Vec<Block>) {
             pct(p.handoff_recall)
         )));
     }
+}
+
+fn retrieval_summary(tasks: &[&TaskReport], b: &mut Vec<Block>) {
+    let mut t = Table::new(&[
+        "retrieval task",
+        "data",
+        "knowledge base",
+        "boost head",
+        "n",
+        "Recall@1",
+        "Recall@3",
+        "Recall@10",
+        "MRR",
+        "voice R@1",
+        "social R@1",
+    ]);
+    for task in tasks {
+        let f = |k: &str| fmt4(task.figures.get(k).copied());
+        t.row(vec![
+            task.name.clone(),
+            format!("`{}`", task.data),
+            task.retrieval
+                .as_ref()
+                .map(|r| format!("`{}` ({} articles)", r.kb, r.articles))
+                .unwrap_or_default(),
+            format!("`{}`", task.head),
+            task.n_examples.to_string(),
+            f("recall_at_1"),
+            f("recall_at_3"),
+            f("recall_at_10"),
+            f("mrr"),
+            f("voice.recall_at_1"),
+            f("social.recall_at_1"),
+        ]);
+    }
+    b.push(Block::Table(t));
 }
 
 fn channels(r: &EvalReport, b: &mut Vec<Block>) {
@@ -214,15 +268,22 @@ fn task(t: &TaskReport, b: &mut Vec<Block>) {
             "data: `{}` ({} examples; {} without a label left out)",
             t.data, t.n_examples, t.n_unlabelled
         ),
-        format!(
-            "head: `{}` ({})",
-            t.head,
-            if t.kind == HeadKind::Softmax {
-                "softmax"
-            } else {
-                "sigmoid"
-            }
-        ),
+        if t.task_kind == TaskKind::Retrieval {
+            format!(
+                "knowledge-base search; intent boost from head `{}`, as in serving",
+                t.head
+            )
+        } else {
+            format!(
+                "head: `{}` ({})",
+                t.head,
+                if t.kind == HeadKind::Softmax {
+                    "softmax"
+                } else {
+                    "sigmoid"
+                }
+            )
+        },
         format!(
             "bundle: {} {} (`{}`)",
             t.bundle.name, t.bundle.version, t.bundle.path
@@ -244,6 +305,9 @@ fn task(t: &TaskReport, b: &mut Vec<Block>) {
     }
     if let Some(e) = &t.emotion {
         emotion(e, b);
+    }
+    if let Some(e) = &t.retrieval {
+        retrieval(t, e, b);
     }
     let transformed: Vec<_> = t
         .channels
@@ -278,6 +342,75 @@ fn task(t: &TaskReport, b: &mut Vec<Block>) {
         }
         b.push(Block::Para("Examples of transformed texts:".into()));
         b.push(Block::List(ex));
+    }
+}
+
+fn retrieval(t: &TaskReport, e: &RetrievalTaskEval, b: &mut Vec<Block>) {
+    let mut facts = vec![
+        format!(
+            "knowledge base: `{}`, {} articles (content sha256 `{}`)",
+            e.kb,
+            e.articles,
+            &e.kb_content_hash[..16.min(e.kb_content_hash.len())]
+        ),
+        "gold: the articles tagged with the query's intent; rank of the first of them in an agent-mode search".into(),
+    ];
+    if !e.uncovered_intents.is_empty() {
+        facts.push(format!(
+            "intents no article is tagged with (their queries always miss): {}",
+            e.uncovered_intents.join(", ")
+        ));
+    }
+    for issue in &e.kb_issues {
+        facts.push(format!("article left out: {issue}"));
+    }
+    b.push(Block::List(facts));
+    b.push(Block::Heading(3, "Figures".into()));
+    let mut ft = Table::new(&[
+        "channel",
+        "n",
+        "Recall@1",
+        "Recall@3",
+        "Recall@5",
+        "Recall@10",
+        "MRR",
+        "not found",
+    ]);
+    for c in &t.channels {
+        let f = |k: &str| fmt4(c.figures.get(k).copied());
+        ft.row(vec![
+            c.channel.as_str().to_string(),
+            c.figures
+                .get("n")
+                .map(|n| format!("{n}"))
+                .unwrap_or_default(),
+            f("recall_at_1"),
+            f("recall_at_3"),
+            f("recall_at_5"),
+            f("recall_at_10"),
+            f("mrr"),
+            c.figures
+                .get("not_found")
+                .map(|n| format!("{n}"))
+                .unwrap_or_default(),
+        ]);
+    }
+    b.push(Block::Table(ft));
+    if !e.misses.is_empty() {
+        b.push(Block::Heading(
+            3,
+            "Not ranked first (clean, first few)".into(),
+        ));
+        let mut mt = Table::new(&["query", "gold intent", "gold rank", "first instead"]);
+        for m in &e.misses {
+            mt.row(vec![
+                m.text.clone(),
+                m.intent.clone(),
+                m.rank.map_or("–".into(), |r| r.to_string()),
+                m.top.clone().unwrap_or_else(|| "–".into()),
+            ]);
+        }
+        b.push(Block::Table(mt));
     }
 }
 

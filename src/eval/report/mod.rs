@@ -20,7 +20,9 @@ use super::error::EvalError;
 use super::gate::Gate;
 use super::handoff::HandoffEval;
 use super::intent::IntentEval;
+use super::retrieval::RetrievalTaskEval;
 use super::scoring::BundleRef;
+use super::suite::TaskKind;
 use crate::model::HeadKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -47,6 +49,8 @@ pub struct EvalReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskReport {
     pub name: String,
+    /// `classification` or `retrieval`.
+    pub task_kind: TaskKind,
     pub data: String,
     pub head: String,
     pub kind: HeadKind,
@@ -60,6 +64,8 @@ pub struct TaskReport {
     pub intent: Option<IntentEval>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emotion: Option<EmotionEval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrieval: Option<RetrievalTaskEval>,
     /// Clean first, then each transform, with its gap to clean.
     pub channels: Vec<ChannelFigures>,
     /// Set when the suite trained this head before evaluating it.
@@ -71,7 +77,8 @@ pub struct TaskReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelFigures {
     pub channel: ChannelVariant,
-    /// The figure the gap is measured on (`accuracy` for intents, `macro_f1` for emotion).
+    /// The figure the gap is measured on (`accuracy` for intents, `macro_f1` for emotion,
+    /// `recall_at_1` for retrieval).
     pub primary: String,
     pub value: f64,
     /// Clean value minus this channel's value (0 for clean).

@@ -3,6 +3,7 @@
 
 use super::{ConversationStore, StoreError};
 use crate::config::MemoryConfig;
+use crate::policy::feedback::{Feedback, MAX_FEEDBACK};
 use crate::policy::turn::StoredTurn;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -12,6 +13,7 @@ const SWEEP_EVERY: u64 = 1024;
 
 struct Conversation {
     turns: VecDeque<StoredTurn>,
+    feedback: VecDeque<Feedback>,
     expires_ms: u64,
 }
 
@@ -106,10 +108,12 @@ impl ConversationStore for MemoryStore {
             .entry(id.to_string())
             .or_insert_with(|| Conversation {
                 turns: VecDeque::new(),
+                feedback: VecDeque::new(),
                 expires_ms,
             });
         if c.expires_ms <= now_ms {
             c.turns.clear();
+            c.feedback.clear();
         }
         c.turns.push_back(turn.clone());
         while c.turns.len() > self.max_turns {
@@ -117,6 +121,29 @@ impl ConversationStore for MemoryStore {
         }
         c.expires_ms = expires_ms;
         Ok(())
+    }
+
+    fn add_feedback(&self, id: &str, feedback: &Feedback, now_ms: u64) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        match s.conversations.get_mut(id) {
+            // Feedback is not a message: the conversation's expiry stays where it was.
+            Some(c) if c.expires_ms > now_ms => {
+                c.feedback.push_back(feedback.clone());
+                while c.feedback.len() > MAX_FEEDBACK {
+                    c.feedback.pop_front();
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn feedback(&self, id: &str, now_ms: u64) -> Result<Vec<Feedback>, StoreError> {
+        let s = self.lock();
+        Ok(match s.conversations.get(id) {
+            Some(c) if c.expires_ms > now_ms => c.feedback.iter().cloned().collect(),
+            _ => Vec::new(),
+        })
     }
 
     fn count_recent(

@@ -11,6 +11,7 @@ mod redis;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
+use super::feedback::Feedback;
 use super::turn::StoredTurn;
 use crate::config::MemoryConfig;
 
@@ -40,6 +41,26 @@ pub trait ConversationStore: Send + Sync {
         now_ms: u64,
         window_ms: u64,
     ) -> Result<usize, StoreError>;
+
+    /// Keeps a feedback event with the conversation, for as long as its turns are kept.
+    /// `Ok(false)` when the conversation is unknown or expired (nothing is kept: feedback
+    /// without its turns would be unreadable).
+    ///
+    /// The default keeps nothing and says the store is unavailable, so a store written
+    /// before feedback existed still compiles and fails loudly rather than silently.
+    fn add_feedback(&self, id: &str, feedback: &Feedback, now_ms: u64) -> Result<bool, StoreError> {
+        let _ = (id, feedback, now_ms);
+        Err(StoreError::Unavailable(format!(
+            "the {} store does not keep feedback",
+            self.kind()
+        )))
+    }
+
+    /// The conversation's feedback, oldest first; empty when there is none.
+    fn feedback(&self, id: &str, now_ms: u64) -> Result<Vec<Feedback>, StoreError> {
+        let _ = (id, now_ms);
+        Ok(Vec::new())
+    }
 
     /// `memory` or `redis`, for `/info` and logs.
     fn kind(&self) -> &'static str;

@@ -3,6 +3,9 @@
 //!
 //! * `{prefix}:conv:{id}`: a list of JSON turns, trimmed to `max_turns`, expiring
 //!   `ttl_secs` after the last turn (`PEXPIRE` on every append);
+//! * `{prefix}:feedback:{id}`: a list of JSON feedback events of that conversation,
+//!   trimmed to [`MAX_FEEDBACK`], expiring with the conversation (feedback does not extend
+//!   it; every append moves both expiries);
 //! * `{prefix}:surge:{issue}`: a sorted set of conversation ids scored by time, trimmed to
 //!   the surge window on every update.
 //!
@@ -13,6 +16,7 @@
 
 use super::{ConversationStore, StoreError};
 use crate::config::MemoryConfig;
+use crate::policy::feedback::{Feedback, MAX_FEEDBACK};
 use crate::policy::turn::StoredTurn;
 use redis::{Commands, Connection, RedisError, RedisResult};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,6 +64,10 @@ impl RedisStore {
 
     fn conv_key(&self, id: &str) -> String {
         format!("{}:conv:{id}", self.prefix)
+    }
+
+    fn feedback_key(&self, id: &str) -> String {
+        format!("{}:feedback:{id}", self.prefix)
     }
 
     fn surge_key(&self, key: &str) -> String {
@@ -155,6 +163,7 @@ impl ConversationStore for RedisStore {
 
     fn append(&self, id: &str, turn: &StoredTurn, _now_ms: u64) -> Result<(), StoreError> {
         let key = self.conv_key(id);
+        let feedback = self.feedback_key(id);
         let json = serde_json::to_string(turn)
             .map_err(|e| StoreError::Unavailable(format!("cannot encode turn: {e}")))?;
         let keep = self.max_turns as isize;
@@ -168,8 +177,58 @@ impl ConversationStore for RedisStore {
                 .ignore()
                 .pexpire(&key, ttl)
                 .ignore()
+                // A no-op when the conversation has no feedback yet.
+                .pexpire(&feedback, ttl)
+                .ignore()
                 .query::<()>(c)
         })
+    }
+
+    fn add_feedback(&self, id: &str, fb: &Feedback, _now_ms: u64) -> Result<bool, StoreError> {
+        let conv = self.conv_key(id);
+        let key = self.feedback_key(id);
+        let json = serde_json::to_string(fb)
+            .map_err(|e| StoreError::Unavailable(format!("cannot encode feedback: {e}")))?;
+        let keep = MAX_FEEDBACK as isize;
+        // The conversation's remaining life; the feedback list gets the same. A
+        // conversation that expires between the two calls leaves a list that expires
+        // with it.
+        let left: i64 = self.run(|c| c.pttl(&conv))?;
+        if left == -2 {
+            return Ok(false);
+        }
+        let ttl = if left > 0 {
+            left
+        } else {
+            i64::try_from(self.ttl_ms).unwrap_or(i64::MAX)
+        };
+        self.run(|c| {
+            redis::pipe()
+                .atomic()
+                .rpush(&key, &json)
+                .ignore()
+                .ltrim(&key, -keep, -1)
+                .ignore()
+                .pexpire(&key, ttl)
+                .ignore()
+                .query::<()>(c)
+        })?;
+        Ok(true)
+    }
+
+    fn feedback(&self, id: &str, _now_ms: u64) -> Result<Vec<Feedback>, StoreError> {
+        let key = self.feedback_key(id);
+        let raw: Vec<String> = self.run(|c| c.lrange(&key, 0, -1))?;
+        Ok(raw
+            .iter()
+            .filter_map(|j| match serde_json::from_str(j) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping unreadable stored feedback");
+                    None
+                }
+            })
+            .collect())
     }
 
     fn count_recent(

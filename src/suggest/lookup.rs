@@ -1,0 +1,124 @@
+//! One knowledge-base search for a classified message, in the modes the caller wants,
+//! against one version of the base (an edit landing between the two searches cannot mix
+//! versions in one answer).
+//!
+//! What the classifier said is trusted only where the policy trusts it: the predicted
+//! intent boosts articles, and a negative sentiment puts an empathy script first, only
+//! when the model reads the message's language. A language the model does not read
+//! still gets dense and lexical matches among the articles in that language.
+
+use super::live::LiveKb;
+use crate::error::TriageError;
+use crate::kb::{Mode, Query, Suggestion};
+use crate::model::{EmotionResult, IntentResult};
+use crate::text::Channel;
+use ndarray::ArrayView1;
+
+/// A classified message as the knowledge base needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup<'a> {
+    /// The normalised text (what the encoder saw).
+    pub text: &'a str,
+    /// Its embedding from the same encoder as the base's, when the caller has it.
+    pub embedding: Option<ArrayView1<'a, f32>>,
+    pub channel: Channel,
+    pub lang: &'a str,
+    pub model_covers_lang: bool,
+    pub intent: Option<&'a IntentResult>,
+    pub emotion: Option<&'a EmotionResult>,
+    /// The customer was upset earlier in the conversation (an empathy script is shown
+    /// even if this text alone reads neutral).
+    pub upset_before: bool,
+}
+
+/// Which answers to search for.
+#[derive(Debug, Clone, Copy)]
+pub struct Want {
+    pub bot: bool,
+    /// Agent suggestions (0: none).
+    pub agent_k: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// The one answer a bot may send on its own.
+    pub bot: Option<Suggestion>,
+    /// For the agent, best first, empathy script first when upset.
+    pub agent: Vec<Suggestion>,
+    /// Version of the base that answered.
+    pub generation: u64,
+}
+
+impl<'a> Lookup<'a> {
+    /// The customer reads as upset: an empathy script goes first for the agent.
+    pub fn negative(&self) -> bool {
+        self.upset_before
+            || (self.model_covers_lang
+                && self
+                    .emotion
+                    .is_some_and(|e| e.sentiment.label == "negative"))
+    }
+
+    fn predicted_intent(&self) -> Option<(&'a str, f32)> {
+        self.intent
+            .filter(|i| self.model_covers_lang && !i.out_of_scope)
+            .map(|i| (i.label.as_str(), i.confidence))
+    }
+}
+
+impl LiveKb {
+    /// Searches the base serving now. `KbUnavailable` when it did not load.
+    pub fn lookup(&self, l: &Lookup<'_>, want: Want) -> Result<Found, TriageError> {
+        let handle = self.handle().ok_or_else(|| {
+            TriageError::KbUnavailable(format!(
+                "the knowledge base {} is not loaded (see /ready)",
+                self.source().display()
+            ))
+        })?;
+        let kb = handle.current();
+        let negative = l.negative();
+        let emotions: &[String] = match l.emotion {
+            Some(e) if l.model_covers_lang => &e.labels,
+            _ => &[],
+        };
+        let query = |mode: Mode, k: usize| Query {
+            text: l.text,
+            embedding: l.embedding,
+            predicted_intent: l.predicted_intent(),
+            channel: Some(l.channel),
+            lang: Some(l.lang),
+            negative_emotion: negative,
+            emotions,
+            mode,
+            k,
+        };
+        let search = |q: Query| {
+            kb.search(&q)
+                .map_err(|e| TriageError::Internal(format!("knowledge-base search: {e}")))
+        };
+        let mut found = Found {
+            generation: handle.generation(),
+            ..Found::default()
+        };
+        if want.bot {
+            found.bot = search(query(Mode::Bot, 1))?.into_iter().next();
+            count(Mode::Bot, usize::from(found.bot.is_some()));
+        }
+        if want.agent_k > 0 {
+            found.agent = search(query(Mode::Agent, want.agent_k))?;
+            count(Mode::Agent, found.agent.len());
+        }
+        Ok(found)
+    }
+}
+
+fn count(mode: Mode, returned: usize) {
+    let mode = match mode {
+        Mode::Bot => "bot",
+        Mode::Agent => "agent",
+    };
+    let result = if returned > 0 { "found" } else { "none" };
+    ::metrics::counter!("triage_suggest_lookups_total", "mode" => mode, "result" => result)
+        .increment(1);
+    ::metrics::counter!("triage_suggestions_total", "mode" => mode).increment(returned as u64);
+}
