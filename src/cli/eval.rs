@@ -152,8 +152,8 @@ pub fn run(config: Config, a: EvalArgs) -> anyhow::Result<()> {
     if let Some(h) = &report.handoff {
         let p = &h.eval.at_threshold;
         println!(
-            "{:<28} n={:<6} threshold {:.2} containment {:.4} wrong_answer_rate {:.4} handoff_precision {:.4} handoff_recall {:.4}",
-            "handoff", h.eval.n, h.eval.threshold, p.containment, p.wrong_answer_rate, p.handoff_precision, p.handoff_recall
+            "{:<28} n={:<6} threshold {:.2} containment {:.4} wrong_answer_rate {:.4} handoff_precision {:.4} handoff_recall {:.4} not_kept_recall {:.4} human_request_recall {:.4}",
+            "handoff", h.eval.n, h.eval.threshold, p.containment, p.wrong_answer_rate, p.handoff_precision, p.handoff_recall, p.not_kept_recall, p.human_request_recall
         );
     }
     println!(

@@ -24,7 +24,9 @@
 //! * wrong-answer rate: routine requests the bot keeps with the wrong intent;
 //! * wrong-answer share of kept: the same, as a share of the routine requests kept;
 //! * handoff precision: handoffs that went to a should-hand-off item;
-//! * handoff recall: should-hand-off items that were handed off.
+//! * handoff recall: should-hand-off items that were handed off;
+//! * not-kept recall: should-hand-off items the bot did not answer (handoff or clarify);
+//! * human-request recall: explicit requests for a human that were handed off.
 //!
 //! A `clarify` is neither contained nor a handoff.
 
@@ -215,6 +217,12 @@ pub struct HandoffPoint {
     pub wrong_answer_share_of_kept: f64,
     pub handoff_precision: f64,
     pub handoff_recall: f64,
+    /// Should-hand-off items the bot does not answer itself (handed off or asked to
+    /// clarify): a policy that clarifies before handing off is measured here, since the
+    /// single-turn simulation cannot see the handoff a second failure brings.
+    pub not_kept_recall: f64,
+    /// Explicit requests for a human that were handed off.
+    pub human_request_recall: f64,
     pub n_handoff: u64,
     pub n_clarify: u64,
 }
@@ -405,6 +413,16 @@ fn point(
         .iter()
         .filter(|&&i| cases[i].group.should_hand_off())
         .count();
+    let not_kept = (0..cases.len())
+        .filter(|&i| cases[i].group.should_hand_off() && actions[i] != Action::Bot)
+        .count();
+    let human: Vec<usize> = (0..cases.len())
+        .filter(|&i| cases[i].group == Group::HumanRequest)
+        .collect();
+    let human_handed = human
+        .iter()
+        .filter(|&&i| actions[i] == Action::Handoff)
+        .count();
     HandoffPoint {
         threshold,
         containment: ratio(kept, routine.len()),
@@ -412,6 +430,8 @@ fn point(
         wrong_answer_share_of_kept: ratio(kept_wrong, kept),
         handoff_precision: ratio(right_handoffs, handoffs.len()),
         handoff_recall: ratio(right_handoffs, should),
+        not_kept_recall: ratio(not_kept, should),
+        human_request_recall: ratio(human_handed, human.len()),
         n_handoff: handoffs.len() as u64,
         n_clarify: actions.iter().filter(|&&a| a == Action::Clarify).count() as u64,
     }
@@ -430,6 +450,8 @@ pub fn figures(e: &HandoffEval) -> Vec<(String, f64)> {
         ),
         ("handoff_precision".into(), p.handoff_precision),
         ("handoff_recall".into(), p.handoff_recall),
+        ("not_kept_recall".into(), p.not_kept_recall),
+        ("human_request_recall".into(), p.human_request_recall),
     ]
 }
 
@@ -474,6 +496,43 @@ mod tests {
         }
     }
 
+    /// Clarifies everything except explicit human requests, which it hands off.
+    struct ClarifyFirst;
+
+    impl HandoffDecider for ClarifyFirst {
+        fn name(&self) -> String {
+            "clarify first".into()
+        }
+        fn threshold(&self) -> f32 {
+            0.5
+        }
+        fn decide(&self, r: &HandoffRequest<'_>, _: &ClassifyResponse, _: f32) -> Action {
+            if r.text.contains("HumanRequest") {
+                Action::Handoff
+            } else {
+                Action::Clarify
+            }
+        }
+    }
+
+    #[test]
+    fn clarify_is_not_kept_and_human_requests_are_counted_apart() {
+        let cases = vec![
+            case(Group::Routine, Some("track_order")),
+            case(Group::HumanRequest, Some("contact_human_agent")),
+            case(Group::OutOfScope, Some("oos")),
+            case(Group::StronglyNegative, None),
+        ];
+        let responses: Vec<_> = (0..4).map(|_| resp("track_order", 0.9)).collect();
+        let e = simulate(&cases, &responses, &ClarifyFirst, "support", Split::Test);
+        let p = &e.at_threshold;
+        assert_eq!(p.containment, 0.0);
+        assert_eq!(p.human_request_recall, 1.0);
+        assert!((p.handoff_recall - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(p.not_kept_recall, 1.0);
+        assert_eq!(p.n_clarify, 3);
+    }
+
     #[test]
     fn hand_computed_figures_and_sweep() {
         let cases = vec![
@@ -493,12 +552,14 @@ mod tests {
         let d = ConfidenceThreshold { threshold: 0.5 };
         let e = simulate(&cases, &responses, &d, "support", Split::Test);
         let p = &e.at_threshold;
+        assert_eq!(p.human_request_recall, 0.0, "no human requests: ratio of nothing");
         assert!((p.containment - 2.0 / 3.0).abs() < 1e-12);
         assert!((p.wrong_answer_rate - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(p.wrong_answer_share_of_kept, 0.5);
         // handoffs: routine #3 and oos -> precision 1/2; should: complaint, oos -> recall 1/2
         assert_eq!(p.handoff_precision, 0.5);
         assert_eq!(p.handoff_recall, 0.5);
+        assert_eq!(p.not_kept_recall, 0.5);
         assert_eq!(p.n_handoff, 2);
         // Threshold 0 keeps everything; 1 hands everything off.
         let at = |t: f64| e.sweep.iter().find(|x| x.threshold == t).unwrap();

@@ -193,6 +193,8 @@ pub const HANDOFF_FIGURES: &[&str] = &[
     "wrong_answer_share_of_kept",
     "handoff_precision",
     "handoff_recall",
+    "not_kept_recall",
+    "human_request_recall",
 ];
 
 impl Suite {

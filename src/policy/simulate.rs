@@ -125,6 +125,8 @@ mod tests {
             lang: "en".into(),
             conversation_id: None,
             handoff: None,
+            suggestions: None,
+            bot_answer: None,
             model: ModelInfo {
                 name: "m".into(),
                 version: "0".into(),
