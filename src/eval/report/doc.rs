@@ -751,7 +751,10 @@ fn handoff(h: &HandoffEval, b: &mut Vec<Block>) {
         ),
         ("handoff precision", p.handoff_precision),
         ("handoff recall", p.handoff_recall),
-        ("not kept by the bot (handoff or clarify), of should-hand-off", p.not_kept_recall),
+        (
+            "not kept by the bot (handoff or clarify), of should-hand-off",
+            p.not_kept_recall,
+        ),
         ("explicit human requests handed off", p.human_request_recall),
     ] {
         ft.row(vec![k.into(), fmt4(Some(v))]);
