@@ -280,6 +280,12 @@ fn train_head(
             }
         }
     }
+    // A head fitted on another encoder's embeddings is another head (candle keeps the
+    // keys of existing caches).
+    if config.encoder != crate::model::fast::EncoderKind::Candle {
+        h.update(b"encoder-");
+        h.update(config.encoder.as_str());
+    }
     let key = format!("{:x}", h.finalize());
     let dir = crate::train::cache::cache_dir()
         .join("eval-heads")
