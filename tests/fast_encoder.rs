@@ -6,7 +6,7 @@ mod common;
 
 use serde::Deserialize;
 use triage::model::fast::kernels::Isa;
-use triage::model::fast::{FastEncoder, Precision};
+use triage::model::fast::{EncoderKind, FastEncoder, Precision};
 use triage::model::{Backend, Bundle, Encoded};
 
 #[derive(Deserialize)]
@@ -173,4 +173,34 @@ fn empty_batches_and_degenerate_inputs() {
     let e = fast.embed(&[&one_token]).unwrap();
     let norm: f32 = e.row(0).iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+}
+
+/// The server with `encoder = "int8"`: a batch answers as the same texts one by one (the
+/// unpadded encoder makes batch company irrelevant) and as the candle server, within
+/// near-ties.
+#[test]
+fn server_with_the_int8_encoder_answers_like_candle() {
+    use serde_json::json;
+    let int8 = common::TestServer::start(|c| c.encoder = EncoderKind::Int8);
+    let candle = common::TestServer::start(|_| {});
+    let texts = common::banking_texts(32);
+    let body = json!({"inputs": texts, "channel": "chat"});
+    let (status, batch) = common::post(&int8.url("/v1/classify"), &body);
+    assert_eq!(status, 200, "{batch}");
+    let (_, reference) = common::post(&candle.url("/v1/classify"), &body);
+    let results = batch["results"].as_array().unwrap();
+    let mut same = 0;
+    for (i, text) in texts.iter().enumerate() {
+        let (s, single) = common::post(&int8.url("/v1/classify"), &json!({ "text": text }));
+        assert_eq!(s, 200);
+        let (cb, cs) = (
+            results[i]["intent"]["confidence"].as_f64().unwrap(),
+            single["intent"]["confidence"].as_f64().unwrap(),
+        );
+        assert_eq!(results[i]["intent"]["label"], single["intent"]["label"]);
+        assert!((cb - cs).abs() < 1e-5, "item {i}: {cb} vs {cs}");
+        same +=
+            (results[i]["intent"]["label"] == reference["results"][i]["intent"]["label"]) as usize;
+    }
+    assert!(same >= 30, "int8 and candle agree on {same} of 32 intents");
 }

@@ -64,6 +64,7 @@ fn share(total: usize, t: usize, n: usize) -> Range<usize> {
 
 /// This thread's part of `x · wᵀ + b` (then the epilogue) into `out`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn linear(
     isa: Isa,
     lin: &Linear,
@@ -83,7 +84,7 @@ fn linear(
         return;
     }
     if let Linear::I8(_) = lin {
-        quant.quantize(x, m, k);
+        quant.quantize(isa, x, m, k);
     }
     for item in mine {
         let (p, b) = (item / blocks, item % blocks);
@@ -114,6 +115,7 @@ fn linear(
     }
 }
 
+#[inline(always)]
 fn norm_rows(src: &SharedMat, norm: &super::weights::Norm, eps: f32, m: usize, dst: &mut [f32]) {
     let h = src.cols();
     // SAFETY: called after the barrier that ends the phase writing `src`; nothing writes
@@ -130,7 +132,48 @@ fn norm_rows(src: &SharedMat, norm: &super::weights::Norm, eps: f32, m: usize, d
 }
 
 /// Thread `t` of `n`'s share of the forward pass of `batch`.
+#[allow(clippy::too_many_arguments)]
 pub fn run_thread(
+    t: usize,
+    n: usize,
+    barrier: &Barrier,
+    isa: Isa,
+    w: &Weights,
+    batch: &Batch,
+    mats: &Mats,
+    p: &mut Private,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 {
+        // SAFETY: Isa::Avx512 is only constructed after runtime detection of these
+        // features (`Isa::detect`).
+        unsafe { run_thread_avx512(t, n, barrier, isa, w, batch, mats, p) };
+        return;
+    }
+    run_thread_body(t, n, barrier, isa, w, batch, mats, p)
+}
+
+/// The same code compiled with AVX-512 enabled, so the row operations inlined into it
+/// (layer norm, attention, softmax, pooling) are vectorised 16 wide.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_thread_avx512(
+    t: usize,
+    n: usize,
+    barrier: &Barrier,
+    isa: Isa,
+    w: &Weights,
+    batch: &Batch,
+    mats: &Mats,
+    p: &mut Private,
+) {
+    run_thread_body(t, n, barrier, isa, w, batch, mats, p)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn run_thread_body(
     t: usize,
     n: usize,
     barrier: &Barrier,

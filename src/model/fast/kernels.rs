@@ -200,8 +200,9 @@ impl Default for QuantRows {
 impl QuantRows {
     /// Quantises `m` rows of `a` (row-major, `k` columns) into this buffer (grown as
     /// needed). The range always contains 0, so zero is exact (as in ONNX Runtime's
-    /// dynamic quantisation).
-    pub fn quantize(&mut self, a: &[f32], m: usize, k: usize) {
+    /// dynamic quantisation). Rounding is to nearest, ties to even, on every path.
+    pub fn quantize(&mut self, isa: Isa, a: &[f32], m: usize, k: usize) {
+        assert!(a.len() >= m * k, "activations too short");
         let kp = k.div_ceil(4) * 4;
         if self.data.len() < m * kp {
             self.data = Aligned::zeroed(m * kp);
@@ -212,7 +213,7 @@ impl QuantRows {
         let data = self.data.as_mut_slice();
         for r in 0..m {
             let row = &a[r * k..(r + 1) * k];
-            let (lo, hi) = min_max(row);
+            let (lo, hi) = min_max(isa, row);
             let (lo, hi) = (lo.min(0.0), hi.max(0.0));
             let s = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
             let z = (-lo / s).round().clamp(0.0, 255.0);
@@ -220,15 +221,29 @@ impl QuantRows {
             self.zero[r] = z as i32;
             let inv = 1.0 / s;
             let out = &mut data[r * kp..(r + 1) * kp];
+            #[cfg(target_arch = "x86_64")]
+            if isa == Isa::Avx512 {
+                // SAFETY: Isa::Avx512 implies runtime-detected AVX-512F/BW; the function
+                // writes exactly `row.len()` bytes of `out`, which is longer.
+                unsafe { avx512::quantize_row(row, inv, z, out) };
+                out[k..].fill(0);
+                continue;
+            }
             for (o, &x) in out.iter_mut().zip(row) {
-                *o = (x * inv + z).round_ties_even().clamp(0.0, 255.0) as u8;
+                *o = x.mul_add(inv, z).round_ties_even().clamp(0.0, 255.0) as u8;
             }
             out[k..].fill(0);
         }
     }
 }
 
-fn min_max(row: &[f32]) -> (f32, f32) {
+fn min_max(isa: Isa, row: &[f32]) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 {
+        // SAFETY: Isa::Avx512 implies runtime-detected AVX-512F.
+        return unsafe { avx512::min_max(row) };
+    }
+    let _ = isa;
     let mut lo = [f32::INFINITY; 16];
     let mut hi = [f32::NEG_INFINITY; 16];
     let mut chunks = row.chunks_exact(16);
@@ -442,6 +457,49 @@ mod avx512 {
             _mm512_mul_ps(_mm512_set1_ps(0.5), x),
             _mm512_add_ps(_mm512_set1_ps(1.0), e),
         )
+    }
+
+    /// # Safety
+    /// The CPU has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn min_max(row: &[f32]) -> (f32, f32) {
+        let mut lo = _mm512_set1_ps(f32::INFINITY);
+        let mut hi = _mm512_set1_ps(f32::NEG_INFINITY);
+        let mut i = 0;
+        while i < row.len() {
+            let m = mask(row.len() - i, 0);
+            // SAFETY: masked load of the lanes inside `row` only.
+            let x = unsafe { _mm512_maskz_loadu_ps(m, row.as_ptr().add(i)) };
+            lo = _mm512_mask_min_ps(lo, m, lo, x);
+            hi = _mm512_mask_max_ps(hi, m, hi, x);
+            i += 16;
+        }
+        (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi))
+    }
+
+    /// `out[i] = clamp(round_even(row[i]·inv + z), 0, 255)`.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F/BW; `out` is at least as long as `row`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, out: &mut [u8]) {
+        assert!(out.len() >= row.len());
+        let (vi, vz) = (_mm512_set1_ps(inv), _mm512_set1_ps(z));
+        let zero = _mm512_setzero_si512();
+        let mut i = 0;
+        while i < row.len() {
+            let m = mask(row.len() - i, 0);
+            // SAFETY: masked loads/stores of the lanes inside `row` and `out` only. The
+            // conversion rounds to nearest even (the default MXCSR mode, as Rust keeps
+            // it); negative values become 0, and the unsigned saturating narrowing caps
+            // at 255.
+            unsafe {
+                let x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row.as_ptr().add(i)), vi, vz);
+                let q = _mm512_max_epi32(_mm512_cvtps_epi32(x), zero);
+                _mm512_mask_cvtusepi32_storeu_epi8(out.as_mut_ptr().add(i) as *mut _, m, q);
+            }
+            i += 16;
+        }
     }
 
     fn mask(cols: usize, v: usize) -> __mmask16 {
@@ -808,7 +866,17 @@ mod tests {
             let bias = random(&mut rng, n, 0.5);
             let packed = PackedI8::quantize(&w, &bias, n, k);
             let mut qa = QuantRows::default();
-            qa.quantize(&a, m, k);
+            qa.quantize(Isa::Scalar, &a, m, k);
+            if Isa::detect() == Isa::Avx512 {
+                let mut qv = QuantRows::default();
+                qv.quantize(Isa::Avx512, &a, m, k);
+                assert_eq!(
+                    qa.data.as_slice()[..m * qa.kp],
+                    qv.data.as_slice()[..m * qv.kp]
+                );
+                assert_eq!(qa.scale, qv.scale);
+                assert_eq!(qa.zero, qv.zero);
+            }
             let want = naive(&a, &w, &bias, m, n, k);
             let mut results = Vec::new();
             for &isa in &isas {
