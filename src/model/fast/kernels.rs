@@ -515,6 +515,7 @@ mod avx512 {
     /// row `r` (checked by the public wrappers).
     #[inline]
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn store_row(
         acc: [__m512; 4],
         bias: *const f32,
@@ -833,7 +834,6 @@ mod tests {
                         gemm_f32(isa, &a, half..m, &packed, 0..pm, e, &out);
                         gemm_f32(isa, &a, half..m, &packed, pm..packed.panels(), e, &out);
                     }
-                    drop(out);
                     for i in 0..m * n {
                         let w = match epi {
                             "gelu" => gelu(want[i] as f32) as f64,
@@ -893,7 +893,6 @@ mod tests {
                         &out,
                     )
                 };
-                drop(out);
                 // Error bound: each product carries at most half a step of each factor.
                 for r in 0..m {
                     let amax = a[r * k..(r + 1) * k]

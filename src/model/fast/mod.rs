@@ -199,7 +199,6 @@ impl Backend for FastEncoder {
             let mut p = privates[t].lock().unwrap_or_else(|e| e.into_inner());
             forward::run_thread(t, n, barrier, isa, w, &input, &mats, &mut p);
         });
-        drop(mats);
         Array2::from_shape_vec((batch.len(), h), out).map_err(|e| BackendError(e.to_string()))
     }
 

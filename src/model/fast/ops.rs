@@ -207,6 +207,7 @@ pub fn gelu_tanh(x: f32) -> f32 {
 /// x = n·ln2 + r, |r| ≤ ln2/2, relative error < 3e-7. Unlike `f32::exp` (a libm call) it
 /// vectorises.
 #[inline(always)]
+#[allow(clippy::excessive_precision)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     // Round to nearest without a libm call: adding 1.5·2^23 drops the fraction bits.

@@ -214,7 +214,7 @@ fn worker(s: Arc<Shared>, id: usize) {
                 break;
             }
             polls += 1;
-            if polls % 64 != 0 || started.elapsed() < SPIN_IDLE {
+            if !polls.is_multiple_of(64) || started.elapsed() < SPIN_IDLE {
                 std::hint::spin_loop();
                 continue;
             }
