@@ -502,6 +502,13 @@ mod avx512 {
         }
     }
 
+    /// Rows of the next tile: the rows left split into equal tiles of at most MR (15
+    /// rows → 5 + 5 + 5 rather than 6 + 6 + 3, whose last tile would be load-bound).
+    fn balanced_tile(left: usize) -> usize {
+        let tiles = left.div_ceil(MR);
+        left.div_ceil(tiles)
+    }
+
     fn mask(cols: usize, v: usize) -> __mmask16 {
         let left = cols.saturating_sub(v * 16).min(16);
         ((1u32 << left) - 1) as __mmask16
@@ -618,9 +625,10 @@ mod avx512 {
                 let mut r = rows.start;
                 while r < rows.end {
                     let left = rows.end - r;
+                    let tile = balanced_tile(left);
                     let ap = a.as_ptr().add(r * k);
                     let args = (ap, k, b, k, bias, epi, r, p * NR, cols, out);
-                    match left.min(MR) {
+                    match tile {
                         6 => tile_f32::<6>(
                             args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8,
                             args.9,
@@ -646,7 +654,7 @@ mod avx512 {
                             args.9,
                         ),
                     }
-                    r += left.min(MR);
+                    r += tile;
                 }
             }
         }
@@ -749,8 +757,9 @@ mod avx512 {
                 let mut r = rows.start;
                 while r < rows.end {
                     let left = rows.end - r;
+                    let tile = balanced_tile(left);
                     let ap = qd.add(r * kp);
-                    match left.min(MR) {
+                    match tile {
                         6 => tile_i8::<6>(ap, kp, b, qa, w, p, epi, r, cols, out),
                         5 => tile_i8::<5>(ap, kp, b, qa, w, p, epi, r, cols, out),
                         4 => tile_i8::<4>(ap, kp, b, qa, w, p, epi, r, cols, out),
@@ -758,7 +767,7 @@ mod avx512 {
                         2 => tile_i8::<2>(ap, kp, b, qa, w, p, epi, r, cols, out),
                         _ => tile_i8::<1>(ap, kp, b, qa, w, p, epi, r, cols, out),
                     }
-                    r += left.min(MR);
+                    r += tile;
                 }
             }
         }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 const SPIN_IDLE: Duration = Duration::from_micros(200);
 /// Spins at a barrier before yielding the core (another process, or the HTTP threads,
 /// may need it while we wait for a descheduled peer).
-const SPINS_BEFORE_YIELD: u32 = 4_000;
+const SPINS_BEFORE_YIELD: u32 = 256;
 
 /// A barrier for the `n` threads of one job. Poisoned when a thread panics, so the others
 /// unwind instead of waiting forever.
