@@ -1,9 +1,12 @@
-//! Criterion benches of the pipeline stages on banking77 test texts: tokenization, the
-//! encoder at batch 1, 8 and 32 (padding to the longest item), and the heads.
-//! Run: `cargo bench --bench encoder` (figures in benches/README.md).
+//! Criterion benches of the pipeline stages on banking77 test texts: tokenization, each
+//! encoder (candle f32, fast f32, fast int8) at batch 1, 8 and 32 over the same 2,048
+//! texts, and the heads. Criterion's `thrpt` is sentences/s.
+//! Run: `cargo bench --bench encoder` (figures in benches/README.md);
+//! `ENCODERS=f32,int8` to pick encoders, `TRIAGE_THREADS` for the fast encoders' threads.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::path::PathBuf;
+use triage::model::fast::{EncoderKind, FastEncoder};
 use triage::model::{Backend, Bundle, Encoded};
 
 fn texts(n: usize) -> Vec<String> {
@@ -45,19 +48,38 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("encoder");
-    for batch in [1usize, 8, 32] {
-        g.throughput(Throughput::Elements(batch as u64));
-        let mut start = 0;
-        g.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |bench, &n| {
-            bench.iter(|| {
-                start = (start + n) % (encs.len() - n);
-                let refs: Vec<&Encoded> = encs[start..start + n].iter().collect();
-                b.encoder.embed(&refs).unwrap()
-            })
-        });
+    let kinds: Vec<EncoderKind> = std::env::var("ENCODERS")
+        .unwrap_or_else(|_| "candle,f32,int8".into())
+        .split(',')
+        .map(|k| k.trim().parse().expect("ENCODERS: candle, f32, int8"))
+        .collect();
+    let threads = std::env::var("TRIAGE_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    for kind in kinds {
+        let fast;
+        let encoder: &dyn Backend = match kind.precision() {
+            None => &b.encoder,
+            Some(p) => {
+                fast = FastEncoder::new(&b.encoder, p, threads).expect("fast encoder");
+                &fast
+            }
+        };
+        let mut g = c.benchmark_group(format!("encoder_{}", kind.as_str()));
+        for batch in [1usize, 8, 32] {
+            g.throughput(Throughput::Elements(batch as u64));
+            let mut start = 0;
+            g.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |bench, &n| {
+                bench.iter(|| {
+                    start = (start + n) % (encs.len() - n);
+                    let refs: Vec<&Encoded> = encs[start..start + n].iter().collect();
+                    encoder.embed(&refs).unwrap()
+                })
+            });
+        }
+        g.finish();
     }
-    g.finish();
 
     let refs: Vec<&Encoded> = encs[..32].iter().collect();
     let emb = b.encoder.embed(&refs).unwrap();

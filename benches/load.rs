@@ -1,7 +1,8 @@
 //! Load benchmark: drives `POST /v1/classify` (one banking77 test text per request) at
 //! rising concurrency over keep-alive HTTP/1.1 connections and prints throughput and
 //! p50/p99 latency. Starts `target/release/triage serve` on a free port itself, or uses
-//! the server at `$TRIAGE_URL`.
+//! the server at `$TRIAGE_URL`. The server reads `config/triage.toml` and the `TRIAGE_*`
+//! environment, so `TRIAGE_ENCODER=int8` picks its encoder.
 //! Run: `cargo bench --bench load` (`LOAD_SECS`, `LOAD_CONCURRENCY=1,8,32` to change).
 
 use http_body_util::{BodyExt, Full};
@@ -52,7 +53,15 @@ fn start_server() -> (String, Server) {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/triage");
+    // `$TRIAGE_BIN`, else the release binary of `$CARGO_TARGET_DIR` or `target/`.
+    let bin = std::env::var_os("TRIAGE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+                .join("release/triage")
+        });
     assert!(bin.exists(), "build first: cargo build --release");
     let child = Command::new(bin)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -9,6 +9,7 @@ use crate::engine::Engine;
 use crate::error::TriageError;
 use crate::kb::Suggestion;
 use crate::model::bundle::BundleFiles;
+use crate::model::fast::FastEncoder;
 use crate::model::heads::{emotion_result, intent_result};
 use crate::model::{Bundle, Encoded, Head, HeadKind, Manifest, TextTokenizer};
 use crate::policy::{Action, HandoffService, ShownSuggestion, TurnInput, TurnMeta};
@@ -81,7 +82,29 @@ impl Classifier {
         let emotion_head = heads
             .iter()
             .position(|h| h.spec.name == "emotion" && h.spec.kind == HeadKind::Sigmoid);
-        let engine = Engine::start(Arc::new(encoder), config.engine.clone());
+        let backend: Arc<dyn crate::model::Backend> = match config.encoder.precision() {
+            None => Arc::new(encoder),
+            Some(precision) => {
+                let threads = config.threads.unwrap_or(0);
+                match FastEncoder::new(&encoder, precision, threads) {
+                    Ok(fast) => {
+                        tracing::info!(
+                            encoder = config.encoder.as_str(),
+                            threads = fast.threads(),
+                            isa = ?fast.isa(),
+                            "fast encoder ready"
+                        );
+                        Arc::new(fast)
+                    }
+                    Err(e) => {
+                        // Cannot happen for weights candle loaded; serve rather than fail.
+                        tracing::error!(error = %e, "fast encoder unavailable, using candle");
+                        Arc::new(encoder)
+                    }
+                }
+            }
+        };
+        let engine = Engine::start(backend, config.engine.clone());
         Self {
             manifest,
             files,

@@ -4,6 +4,7 @@
 
 use crate::engine::EngineConfig;
 use crate::kb::KbOptions;
+use crate::model::fast::EncoderKind;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,9 @@ pub struct Config {
     pub log_text: bool,
     /// Threads for the encoder's matrix kernels (default: all cores).
     pub threads: Option<usize>,
+    /// Which encoder computes embeddings: `candle` (the f32 reference, what training
+    /// uses), or the fast path (`model::fast`) in `f32` or `int8`.
+    pub encoder: EncoderKind,
     pub limits: Limits,
     pub engine: EngineConfig,
 }
@@ -159,6 +163,7 @@ impl Default for Config {
             top_k: 3,
             log_text: false,
             threads: None,
+            encoder: EncoderKind::default(),
             limits: Limits::default(),
             engine: EngineConfig::default(),
         }

@@ -48,6 +48,9 @@ pub struct Common {
     /// Encoder threads [default: all cores]
     #[arg(long, env = "TRIAGE_THREADS", global = true)]
     threads: Option<usize>,
+    /// Encoder: candle (f32 reference), f32 or int8 (the fast encoder)
+    #[arg(long, env = "TRIAGE_ENCODER", global = true)]
+    encoder: Option<crate::model::fast::EncoderKind>,
 }
 
 #[derive(Subcommand)]
@@ -94,6 +97,9 @@ impl Common {
         }
         if let Some(v) = self.threads {
             c.threads = Some(v);
+        }
+        if let Some(v) = self.encoder {
+            c.encoder = v;
         }
         Ok(c)
     }

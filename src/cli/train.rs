@@ -57,7 +57,16 @@ pub struct TrainArgs {
     resume: bool,
 }
 
-pub fn run(config: Config, a: TrainArgs) -> anyhow::Result<()> {
+pub fn run(mut config: Config, a: TrainArgs) -> anyhow::Result<()> {
+    // Heads are fitted and calibrated on the reference encoder's embeddings whatever
+    // encoder serves: the int8 encoder is judged against them (benches/README.md).
+    if config.encoder != crate::model::fast::EncoderKind::Candle {
+        tracing::info!(
+            encoder = config.encoder.as_str(),
+            "training uses the candle encoder"
+        );
+        config.encoder = crate::model::fast::EncoderKind::Candle;
+    }
     if let Some(path) = &a.recipe {
         let recipe = Recipe::load(path).map_err(|e| anyhow::anyhow!(e))?;
         let root = a.datasets.unwrap_or_else(head_only::default_datasets);

@@ -343,7 +343,14 @@ fn train_head(
         datasets: datasets.to_path_buf(),
         fit: FitOptions::default(),
     };
-    let report = head_only::run(&args, config.clone()).map_err(|e| EvalError::Train {
+    // Heads are fitted on the reference (candle) encoder's embeddings, as the shipped
+    // heads are; the encoder under evaluation then serves them. So the cached head does
+    // not depend on the encoder, and int8 is judged with the heads it would serve.
+    let fit_config = Config {
+        encoder: crate::model::fast::EncoderKind::Candle,
+        ..config.clone()
+    };
+    let report = head_only::run(&args, fit_config).map_err(|e| EvalError::Train {
         head: spec.head.clone(),
         source: Box::new(e),
     })?;

@@ -69,6 +69,13 @@ impl Embedder for Classifier {
                 Err(_) => h.update(b"missing"),
             }
         }
+        // Vectors of the fast encoders differ from candle's (int8 by design); candle keeps
+        // the fingerprints of existing caches.
+        let encoder = self.config().encoder;
+        if encoder != crate::model::fast::EncoderKind::Candle {
+            h.update(b"encoder-");
+            h.update(encoder.as_str());
+        }
         format!(
             "{}@{}:{}",
             self.manifest.name,

@@ -315,6 +315,54 @@ impl BertModel {
         Ok(xs)
     }
 
+    /// Every weight under its Hugging Face name (Q/K/V unfused), for encoders that run
+    /// the same network another way (`model::fast`).
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        let mut put = |name: String, t: &Tensor| out.push((name, t.clone()));
+        let e = &self.embeddings;
+        put(
+            "embeddings.word_embeddings.weight".into(),
+            e.word.embeddings(),
+        );
+        put(
+            "embeddings.position_embeddings.weight".into(),
+            e.position.embeddings(),
+        );
+        put(
+            "embeddings.token_type_embeddings.weight".into(),
+            e.token_type.embeddings(),
+        );
+        put("embeddings.LayerNorm.weight".into(), &e.norm.weight);
+        put("embeddings.LayerNorm.bias".into(), &e.norm.bias);
+        for (i, l) in self.layers.iter().enumerate() {
+            let p = format!("encoder.layer.{i}");
+            let a = &l.attention;
+            let linears = [
+                ("attention.self.query", &a.query),
+                ("attention.self.key", &a.key),
+                ("attention.self.value", &a.value),
+                ("attention.output.dense", &a.output),
+                ("intermediate.dense", &l.intermediate),
+                ("output.dense", &l.output),
+            ];
+            for (name, lin) in linears {
+                put(format!("{p}.{name}.weight"), lin.weight());
+                if let Some(b) = lin.bias() {
+                    put(format!("{p}.{name}.bias"), b);
+                }
+            }
+            for (name, n) in [
+                ("attention.output.LayerNorm", &a.norm),
+                ("output.LayerNorm", &l.norm),
+            ] {
+                put(format!("{p}.{name}.weight"), &n.weight);
+                put(format!("{p}.{name}.bias"), &n.bias);
+            }
+        }
+        out
+    }
+
     /// Mean pooling over real tokens followed by L2 normalisation: the sentence-transformers
     /// recipe both base models were trained with.
     pub fn sentence_embeddings(&self, input: &BatchInput, train: bool) -> Result<Tensor> {

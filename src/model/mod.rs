@@ -5,6 +5,7 @@ pub mod backend;
 pub mod bert;
 pub mod bundle;
 pub mod config;
+pub mod fast;
 pub mod heads;
 pub mod hub;
 pub mod manifest;

@@ -39,6 +39,12 @@ fn key(c: &Classifier, texts: &[(String, Channel)]) -> std::io::Result<String> {
     h.update(c.manifest.prefix.as_bytes());
     h.update(c.manifest.max_seq_len.to_le_bytes());
     h.update(b"normalize-v1");
+    // The candle and fast encoders differ (int8 by design); candle keeps the old keys.
+    let encoder = c.config().encoder;
+    if encoder != crate::model::fast::EncoderKind::Candle {
+        h.update(b"encoder-");
+        h.update(encoder.as_str());
+    }
     for (t, ch) in texts {
         h.update((t.len() as u64).to_le_bytes());
         h.update(t.as_bytes());

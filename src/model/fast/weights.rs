@@ -1,0 +1,176 @@
+//! The encoder's weights in the fast path's form: embeddings as flat f32 tables and every
+//! linear layer packed once (f32 panels, or int8 quantised per output column).
+
+use super::kernels::{PackedF32, PackedI8};
+use super::Precision;
+use crate::model::bert::BertModel;
+use crate::model::config::BertConfig;
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    GeluErf,
+    GeluTanh,
+    Relu,
+}
+
+pub enum Linear {
+    F32(PackedF32),
+    I8(PackedI8),
+}
+
+impl Linear {
+    fn new(w: &[f32], b: &[f32], n: usize, k: usize, precision: Precision) -> Self {
+        match precision {
+            Precision::Int8 => Linear::I8(PackedI8::quantize(w, b, n, k)),
+            Precision::F32 => Linear::F32(PackedF32::pack(w, b, n, k)),
+        }
+    }
+
+    pub fn n(&self) -> usize {
+        match self {
+            Linear::F32(p) => p.n,
+            Linear::I8(p) => p.n,
+        }
+    }
+
+    pub fn panels(&self) -> usize {
+        match self {
+            Linear::F32(p) => p.panels(),
+            Linear::I8(p) => p.panels(),
+        }
+    }
+}
+
+pub struct Norm {
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+}
+
+pub struct LayerWeights {
+    /// Q, K and V fused: `[3h, h]`.
+    pub qkv: Linear,
+    pub out: Linear,
+    pub norm1: Norm,
+    pub ff1: Linear,
+    pub ff2: Linear,
+    pub norm2: Norm,
+}
+
+pub struct Weights {
+    pub hidden: usize,
+    pub heads: usize,
+    pub head_dim: usize,
+    pub inter: usize,
+    pub eps: f32,
+    pub act: Act,
+    pub vocab: usize,
+    pub max_positions: usize,
+    pub type_vocab: usize,
+    pub word: Vec<f32>,
+    pub position: Vec<f32>,
+    pub token_type: Vec<f32>,
+    pub emb_norm: Norm,
+    pub layers: Vec<LayerWeights>,
+}
+
+struct Tensors {
+    map: HashMap<String, candle_core::Tensor>,
+}
+
+impl Tensors {
+    fn get(&self, name: &str, len: usize) -> Result<Vec<f32>, String> {
+        let t = self
+            .map
+            .get(name)
+            .ok_or_else(|| format!("tensor {name:?} is missing"))?;
+        let v = t
+            .flatten_all()
+            .and_then(|t| t.to_dtype(candle_core::DType::F32))
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| format!("{name}: {e}"))?;
+        if v.len() != len {
+            return Err(format!("{name}: {} values, expected {len}", v.len()));
+        }
+        Ok(v)
+    }
+
+    fn norm(&self, prefix: &str, h: usize) -> Result<Norm, String> {
+        Ok(Norm {
+            gamma: self.get(&format!("{prefix}.weight"), h)?,
+            beta: self.get(&format!("{prefix}.bias"), h)?,
+        })
+    }
+
+    /// `[n, k]` weight and its bias (zeros when the layer has none).
+    fn linear(&self, prefix: &str, n: usize, k: usize) -> Result<(Vec<f32>, Vec<f32>), String> {
+        let w = self.get(&format!("{prefix}.weight"), n * k)?;
+        let bname = format!("{prefix}.bias");
+        let b = if self.map.contains_key(&bname) {
+            self.get(&bname, n)?
+        } else {
+            vec![0.0; n]
+        };
+        Ok((w, b))
+    }
+}
+
+impl Weights {
+    pub fn from_bert(model: &BertModel, precision: Precision) -> Result<Self, String> {
+        let c: &BertConfig = &model.config;
+        let t = Tensors {
+            map: model.named_tensors().into_iter().collect(),
+        };
+        let h = c.hidden_size;
+        let act = match c.hidden_act.as_str() {
+            "gelu" => Act::GeluErf,
+            "gelu_new" | "gelu_pytorch_tanh" => Act::GeluTanh,
+            "relu" => Act::Relu,
+            // The candle path treats anything else as erf GELU; so do we.
+            _ => Act::GeluErf,
+        };
+        let mut layers = Vec::with_capacity(model.num_layers());
+        for i in 0..model.num_layers() {
+            let p = format!("encoder.layer.{i}");
+            let (qw, qb) = t.linear(&format!("{p}.attention.self.query"), h, h)?;
+            let (kw, kb) = t.linear(&format!("{p}.attention.self.key"), h, h)?;
+            let (vw, vb) = t.linear(&format!("{p}.attention.self.value"), h, h)?;
+            let qkv_w = [qw, kw, vw].concat();
+            let qkv_b = [qb, kb, vb].concat();
+            let (ow, ob) = t.linear(&format!("{p}.attention.output.dense"), h, h)?;
+            let (f1w, f1b) =
+                t.linear(&format!("{p}.intermediate.dense"), c.intermediate_size, h)?;
+            let (f2w, f2b) = t.linear(&format!("{p}.output.dense"), h, c.intermediate_size)?;
+            layers.push(LayerWeights {
+                qkv: Linear::new(&qkv_w, &qkv_b, 3 * h, h, precision),
+                out: Linear::new(&ow, &ob, h, h, precision),
+                norm1: t.norm(&format!("{p}.attention.output.LayerNorm"), h)?,
+                ff1: Linear::new(&f1w, &f1b, c.intermediate_size, h, precision),
+                ff2: Linear::new(&f2w, &f2b, h, c.intermediate_size, precision),
+                norm2: t.norm(&format!("{p}.output.LayerNorm"), h)?,
+            });
+        }
+        Ok(Self {
+            hidden: h,
+            heads: c.num_attention_heads,
+            head_dim: c.head_dim(),
+            inter: c.intermediate_size,
+            eps: c.layer_norm_eps as f32,
+            act,
+            vocab: c.vocab_size,
+            max_positions: c.max_position_embeddings,
+            type_vocab: c.type_vocab_size,
+            word: t.get("embeddings.word_embeddings.weight", c.vocab_size * h)?,
+            position: t.get(
+                "embeddings.position_embeddings.weight",
+                c.max_position_embeddings * h,
+            )?,
+            token_type: t.get(
+                "embeddings.token_type_embeddings.weight",
+                c.type_vocab_size * h,
+            )?,
+            emb_norm: t.norm("embeddings.LayerNorm", h)?,
+            layers,
+        })
+    }
+}
