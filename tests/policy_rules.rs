@@ -396,13 +396,13 @@ fn negative_emotion_hands_off_with_the_figures() {
         en(
             "still nothing??",
             support("track_order", 0.95),
-            emotion(&[("anger", 0.72)], 0.0),
+            emotion(&[("anger", 0.99)], 0.0),
         ),
         &[NegativeEmotion],
     );
     assert_eq!((d.action, d.priority), (Action::Handoff, Priority::High));
     assert!(
-        d.reasons[0].detail.contains("anger 0.72 >= 0.45"),
+        d.reasons[0].detail.contains("anger 0.99 >= 0.97"),
         "{}",
         d.reasons[0].detail
     );
@@ -530,12 +530,12 @@ fn repeated_failure_hands_off_on_the_third() {
 #[test]
 fn vip_tier_gets_priority_and_a_lower_bar() {
     let p = policy();
-    // Mildly annoyed: under the standard bar, over the VIP one (0.45 × 0.7).
+    // Mildly annoyed: under the standard bar, over the VIP one (0.97 × 0.7).
     let mild = || {
         en(
             "hmm, still waiting",
             support("track_order", 0.95),
-            emotion(&[("anger", 0.40)], 0.0),
+            emotion(&[("anger", 0.80)], 0.0),
         )
     };
     Conversation::new(&p).say(mild(), &[]);
@@ -724,7 +724,7 @@ fn negative_social_posts_escalate_sooner_and_first() {
         en(
             "@shop still no parcel",
             support("track_order", 0.95),
-            emotion(&[("anger", 0.40)], 0.0),
+            emotion(&[("anger", 0.80)], 0.0),
         )
     };
     Conversation::new(&p).say(post(), &[]);
@@ -794,7 +794,7 @@ fn decisions_serialise_as_the_design_says() {
         en(
             "still nothing??",
             support("track_refund", 0.95),
-            emotion(&[("anger", 0.72)], -0.8),
+            emotion(&[("anger", 0.99)], -0.8),
         ),
         &[NegativeEmotion],
     );
@@ -807,6 +807,6 @@ fn decisions_serialise_as_the_design_says() {
     assert!(j["reasons"][0]["detail"]
         .as_str()
         .unwrap()
-        .contains("anger 0.72"));
+        .contains("anger 0.99"));
     assert!(j.get("shadow").is_none());
 }
