@@ -143,9 +143,13 @@ fn classify_suggest_and_feedback_on_the_shipped_base() {
     // 4. /v1/suggest: agent mode for a text, bot mode, a whole conversation.
     let r = ok(&s, "/v1/suggest", json!({"text": refund, "k": 2}));
     assert_eq!(r["mode"], "agent");
-    assert_eq!(
-        ids(&r),
-        vec!["refund-status-en", "request-refund-en"],
+    // The best article is the one tagged with the intent; the runner-up is another refund
+    // article (which one depends on the bundle's encoder).
+    let got = ids(&r);
+    assert_eq!(got.len(), 2, "{r}");
+    assert_eq!(got[0], "refund-status-en", "{r}");
+    assert!(
+        ["request-refund-en", "refund-policy-en"].contains(&got[1].as_str()),
         "{r}"
     );
     assert_eq!(r["turns_used"], 1);
