@@ -113,8 +113,25 @@ fn agent_mode_puts_an_empathy_script_first_when_the_customer_is_upset() {
     assert_eq!(s.len(), 4, "{:?}", ids(&s));
     assert_eq!(s[0].kind, ArticleType::Empathy);
     assert_eq!(s[0].language, "en");
-    if p.emotions.iter().any(|e| e == "anger" || e == "annoyance") {
-        assert_eq!(s[0].id, "empathy-angry-en", "emotions {:?}", p.emotions);
+    // The script answers one of the negative emotions the head read (which one leads
+    // depends on the bundle's scores).
+    let fitting: Vec<&str> = p
+        .emotions
+        .iter()
+        .filter_map(|e| match e.as_str() {
+            "anger" | "annoyance" => Some("empathy-angry-en"),
+            "disappointment" | "sadness" => Some("empathy-disappointed-en"),
+            "fear" | "nervousness" => Some("empathy-anxious-en"),
+            _ => None,
+        })
+        .collect();
+    if !fitting.is_empty() {
+        assert!(
+            fitting.contains(&s[0].id.as_str()),
+            "{} for emotions {:?}",
+            s[0].id,
+            p.emotions
+        );
     }
     assert!(s[1..].iter().all(|x| x.kind != ArticleType::Empathy));
     assert_eq!(s[1].id, "refund-status-en", "{:?}", ids(&s));
@@ -324,8 +341,16 @@ fn hnsw_path_agrees_with_the_exact_scan() {
         let p = prepare(text, Channel::Chat);
         let a = approx.search(&query(&p, Mode::Agent, 3)).unwrap();
         let e = exact.search(&query(&p, Mode::Agent, 3)).unwrap();
-        assert_eq!(a[0].id, e[0].id, "{text}");
-        assert!((a[0].score - e[0].score).abs() < 1e-5, "{text}");
+        // Retrieval must agree; an empathy script placed first is chosen by emotion.
+        let first = |v: &[triage::kb::Suggestion]| {
+            v.iter()
+                .find(|x| x.kind != ArticleType::Empathy)
+                .map(|x| (x.id.clone(), x.score))
+        };
+        let (ai, ascore) = first(&a).unwrap();
+        let (ei, escore) = first(&e).unwrap();
+        assert_eq!(ai, ei, "{text}");
+        assert!((ascore - escore).abs() < 1e-5, "{text}");
     }
     let _ = std::fs::remove_dir_all(&cache);
 }
