@@ -74,7 +74,7 @@ impl Embedder for Classifier {
         let encoder = self.config().encoder;
         if encoder != crate::model::fast::EncoderKind::Candle {
             h.update(b"encoder-");
-            h.update(encoder.as_str());
+            h.update(encoder.cache_tag());
         }
         format!(
             "{}@{}:{}",

@@ -43,7 +43,7 @@ fn key(c: &Classifier, texts: &[(String, Channel)]) -> std::io::Result<String> {
     let encoder = c.config().encoder;
     if encoder != crate::model::fast::EncoderKind::Candle {
         h.update(b"encoder-");
-        h.update(encoder.as_str());
+        h.update(encoder.cache_tag());
     }
     for (t, ch) in texts {
         h.update((t.len() as u64).to_le_bytes());

@@ -9,7 +9,7 @@
 //!
 //! `Precision::F32` reproduces the candle encoder (cosine ≥ 0.9999, tested);
 //! `Precision::Int8` quantises the linear layers' weights per output column at load and
-//! their inputs per row at run time.
+//! their inputs per row at run time, except the first layer's feed-forward (f32).
 
 mod forward;
 pub mod kernels;
@@ -55,6 +55,16 @@ impl EncoderKind {
             EncoderKind::Candle => "candle",
             EncoderKind::F32 => "f32",
             EncoderKind::Int8 => "int8",
+        }
+    }
+
+    /// Names the encoder's numerics in cache keys: a change to what an encoder computes
+    /// (int8's f32 first-layer feed-forward) gets a new tag, so no stale vectors are read.
+    pub fn cache_tag(self) -> &'static str {
+        match self {
+            EncoderKind::Candle => "candle",
+            EncoderKind::F32 => "f32",
+            EncoderKind::Int8 => "int8-ffn0-f32",
         }
     }
 
