@@ -375,3 +375,99 @@ fn retrieval_task_reports_recall_and_mrr_per_channel() {
         stderr(&o)
     );
 }
+
+#[test]
+fn zero_shot_tasks_relabel_gold_and_score_sentiment_only_records() {
+    let dir = temp_dir("eval-zero-shot");
+    let cache = dir.join("cache");
+    let line = |text: &str, field: &str| format!("{{\"text\": {text:?}, {field}}}\n");
+    let emotions: String = [
+        ("I am so happy with the new phone, thank you!", "happy"),
+        ("This made my day, wonderful news", "happy"),
+        (
+            "I am furious, this is the third time you lost my parcel",
+            "angry",
+        ),
+        ("Outrageous service, I am so angry right now", "angry"),
+        ("I'm scared my account was hacked", "fear"),
+    ]
+    .iter()
+    .map(|(t, l)| line(t, &format!("\"emotions\": [\"{l}\"]")))
+    .collect();
+    let sentiments: String = [
+        ("Great hotel, friendly staff and a lovely room", "positive"),
+        ("Wonderful stay, we loved everything", "positive"),
+        ("Dirty room, rude staff, never again", "negative"),
+        (
+            "Terrible experience, the worst hotel I have stayed in",
+            "negative",
+        ),
+    ]
+    .iter()
+    .map(|(t, s)| line(t, &format!("\"sentiment\": \"{s}\"")))
+    .collect();
+    let (emo, senti) = (dir.join("emo.jsonl"), dir.join("senti.jsonl"));
+    std::fs::write(&emo, emotions).unwrap();
+    std::fs::write(&senti, sentiments).unwrap();
+    let suite = |map: &str| {
+        format!(
+            "name = \"zs\"\n\
+             [[task]]\nname = \"senti\"\ndata = {senti:?}\nhead = \"emotion\"\n\
+             [[task]]\nname = \"emo\"\ndata = {emo:?}\nhead = \"emotion\"\n\
+             label_map = {{ {map} }}\n"
+        )
+    };
+    let run = |text: String| {
+        let path = dir.join("suite.toml");
+        std::fs::write(&path, text).unwrap();
+        triage(&cache)
+            .args(["eval", "--suite"])
+            .arg(&path)
+            .arg("--out")
+            .arg(dir.join("out"))
+            .output()
+            .unwrap()
+    };
+    let o = run(suite("happy = \"joy\", angry = \"anger\", fear = \"fear\""));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = read_json(&dir.join("out/report.json"));
+    let tasks = r["tasks"].as_array().unwrap();
+    let s = &tasks[0]["figures"];
+    assert_eq!(s["n"], 4.0);
+    assert!(
+        s.get("macro_f1").is_none(),
+        "no emotion gold, no label figures"
+    );
+    assert!(
+        s["sentiment.polar_accuracy"].as_f64().unwrap() >= 0.75,
+        "{s}"
+    );
+    let e = &tasks[1];
+    assert_eq!(e["label_map"]["happy"], "joy");
+    let gold_groups = e["figures"]["ekman.gold_macro_f1"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&gold_groups));
+    // Gold reaches anger, fear and joy only: the figure averages those three groups.
+    let ekman = &e["emotion"]["ekman"]["per_label"];
+    let present: Vec<f64> = ekman
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["support"].as_u64().unwrap() > 0)
+        .map(|m| m["f1"].as_f64().unwrap())
+        .collect();
+    assert_eq!(present.len(), 3);
+    assert!((gold_groups - present.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+    let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
+    assert!(md.contains("happy → joy"), "the report states the map");
+
+    let o = run(suite("hapy = \"joy\""));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("hapy") && err.contains("angry, fear, happy"),
+        "{err}"
+    );
+    let o = run(suite("happy = \"happiness\""));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("happiness"), "{}", stderr(&o));
+}

@@ -90,6 +90,7 @@ fn data_suite(a: &EvalArgs, data: &str, head: &str) -> anyhow::Result<Suite> {
             },
             limit: None,
             train_head: None,
+            label_map: BTreeMap::new(),
             floors: bounds(&a.floors, "floor")?,
             ceilings: bounds(&a.ceilings, "ceiling")?,
         }],
@@ -127,14 +128,25 @@ pub fn run(config: Config, a: EvalArgs) -> anyhow::Result<()> {
     )?;
     write_all(&report, &out)?;
 
+    // Names line up however long they are (`multi.bitext_customer_support`).
+    let width = report
+        .tasks
+        .iter()
+        .map(|t| t.name.chars().count())
+        .chain([28])
+        .max()
+        .unwrap_or(28);
     for t in &report.tasks {
-        let mut line = format!("{:<28} n={:<6}", t.name, t.n_examples);
+        let mut line = format!("{:<width$} n={:<6}", t.name, t.n_examples);
         for k in [
             "accuracy",
             "macro_f1",
             "micro_f1",
             "ece",
             "oos_recall",
+            "ekman.gold_macro_f1",
+            "sentiment.accuracy",
+            "sentiment.polar_accuracy",
             "recall_at_1",
             "recall_at_3",
             "mrr",
@@ -152,7 +164,7 @@ pub fn run(config: Config, a: EvalArgs) -> anyhow::Result<()> {
     if let Some(h) = &report.handoff {
         let p = &h.eval.at_threshold;
         println!(
-            "{:<28} n={:<6} threshold {:.2} containment {:.4} wrong_answer_rate {:.4} handoff_precision {:.4} handoff_recall {:.4} not_kept_recall {:.4} human_request_recall {:.4}",
+            "{:<width$} n={:<6} threshold {:.2} containment {:.4} wrong_answer_rate {:.4} handoff_precision {:.4} handoff_recall {:.4} not_kept_recall {:.4} human_request_recall {:.4}",
             "handoff", h.eval.n, h.eval.threshold, p.containment, p.wrong_answer_rate, p.handoff_precision, p.handoff_recall, p.not_kept_recall, p.human_request_recall
         );
     }

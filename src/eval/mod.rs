@@ -7,6 +7,7 @@
 //! * [`intent`], [`emotion`], [`retrieval`], [`handoff`], [`channels`]: the figures of
 //!   each kind of task, all computed by [`metrics`] (checked against independent
 //!   fixtures);
+//! * [`relabel`]: a task's `label_map`, gold labels rewritten into the head's vocabulary;
 //! * [`gate`]: floors and ceilings, the CI gate;
 //! * [`report`]: `report.json`, `report.md`, `report.html` and Rasa's intent files.
 //!
@@ -20,6 +21,7 @@ pub mod gate;
 pub mod handoff;
 pub mod intent;
 pub mod metrics;
+pub mod relabel;
 pub mod report;
 pub mod retrieval;
 pub mod runner;

@@ -9,7 +9,7 @@ use super::report::{ChannelFigures, EvalReport, HandoffReport, TaskReport};
 use super::sample::stable_sample;
 use super::scoring::{self, Models};
 use super::suite::{Suite, TaskKind, TaskSpec, TrainHeadSpec};
-use super::{emotion, intent, retrieval};
+use super::{emotion, intent, relabel, retrieval};
 use crate::config::Config;
 use crate::data::{self, Record};
 use crate::model::HeadKind;
@@ -44,6 +44,7 @@ pub fn run_suite(suite: &Suite, opts: RunOptions<'_>) -> Result<EvalReport, Eval
         .clone()
         .unwrap_or_else(|| opts.config.model.clone());
     let mut models = Models::new(opts.config.clone());
+    preflight(suite, &default_model, &opts.datasets, &mut models)?;
     let mut tasks = Vec::new();
     let mut checks = Vec::new();
     for spec in &suite.tasks {
@@ -117,6 +118,35 @@ pub fn run_suite(suite: &Suite, opts: RunOptions<'_>) -> Result<EvalReport, Eval
     })
 }
 
+/// Checks every `label_map` that can be checked before anything runs (the head of a
+/// task that trains its head exists only after training: `run_task` checks those), so a
+/// typo fails in seconds rather than after an hour of other tasks.
+fn preflight(
+    suite: &Suite,
+    default_model: &str,
+    datasets: &Path,
+    models: &mut Models,
+) -> Result<(), EvalError> {
+    for spec in suite.tasks.iter().filter(|t| !t.label_map.is_empty()) {
+        if spec.train_head.is_some() {
+            continue;
+        }
+        let model = spec.model.as_deref().unwrap_or(default_model);
+        let classifier = models.get(model)?;
+        let head = scoring::head(classifier, &spec.head, &spec.name)?;
+        let records = data::load_spec(datasets, &spec.data)?;
+        relabel::check(
+            &spec.label_map,
+            &records,
+            head.spec.kind,
+            &spec.head,
+            &head.spec.labels,
+        )
+        .map_err(|m| EvalError::task(&spec.name, m))?;
+    }
+    Ok(())
+}
+
 fn run_task(
     suite: &Suite,
     spec: &TaskSpec,
@@ -139,11 +169,19 @@ fn run_task(
 
     let all = data::load_spec(datasets, &spec.data)?;
     let total = all.len();
+    let all = if spec.label_map.is_empty() {
+        all
+    } else {
+        relabel::check(&spec.label_map, &all, kind, &spec.head, &head.spec.labels)
+            .map_err(|m| EvalError::task(&spec.name, m))?;
+        relabel::apply(all, &spec.label_map)
+    };
+    // An emotion head also serves a sentiment, so sentiment-only records count.
     let labelled: Vec<Record> = all
         .into_iter()
         .filter(|r| match kind {
             HeadKind::Softmax => r.intent.is_some(),
-            HeadKind::Sigmoid => r.emotions.is_some(),
+            HeadKind::Sigmoid => r.emotions.is_some() || r.sentiment.is_some(),
         })
         .collect();
     let skipped = total - labelled.len();
@@ -157,7 +195,7 @@ fn run_task(
                 if kind == HeadKind::Softmax {
                     "intent"
                 } else {
-                    "emotions"
+                    "emotions or sentiment"
                 }
             ),
         ));
@@ -196,6 +234,7 @@ fn run_task(
             n_examples: records.len() as u64,
             n_unlabelled: skipped as u64,
             figures: out.figures,
+            label_map: spec.label_map.clone(),
             intent: None,
             emotion: None,
             retrieval: out.details,
@@ -232,18 +271,17 @@ fn run_task(
                 (f, intent::PRIMARY)
             }
             HeadKind::Sigmoid => {
-                let gold: Vec<Vec<String>> = recs
-                    .iter()
-                    .map(|r| r.emotions.clone().unwrap_or_default())
-                    .collect();
+                let gold: Vec<Option<Vec<String>>> =
+                    recs.iter().map(|r| r.emotions.clone()).collect();
                 let senti: Vec<Option<String>> = recs.iter().map(|r| r.sentiment.clone()).collect();
                 let e = emotion::evaluate(&head.spec, &scores, &gold, &senti)
                     .map_err(EvalError::metric(&spec.name))?;
                 let f = emotion::figures(&e);
+                let primary = emotion::primary(&e);
                 if variant == ChannelVariant::Clean {
                     emotion_eval = Some(e);
                 }
-                (f, emotion::PRIMARY)
+                (f, primary)
             }
         };
         let figs: BTreeMap<String, f64> = figs.into_iter().collect();
@@ -285,6 +323,7 @@ fn run_task(
         n_examples: records.len() as u64,
         n_unlabelled: skipped as u64,
         figures,
+        label_map: spec.label_map.clone(),
         intent: intent_eval,
         emotion: emotion_eval,
         retrieval: None,

@@ -96,6 +96,12 @@ pub struct TaskSpec {
     /// trained on, like slurp), then evaluate that head.
     #[serde(default)]
     pub train_head: Option<TrainHeadSpec>,
+    /// Gold labels rewritten before scoring (`{ happy = "joy" }`), for a set labelled in
+    /// another vocabulary than the head's (see `eval::relabel`). Every key must occur in
+    /// the data and every target must be a label of the head: checked before any task
+    /// runs (after training, for a head the task trains).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub label_map: BTreeMap<String, String>,
     /// Minimum value per figure (`accuracy = 0.9`); the gate fails below it.
     #[serde(default)]
     pub floors: BTreeMap<String, f64>,
@@ -167,8 +173,10 @@ pub const TASK_FIGURES: &[&str] = &[
     "ekman.micro_f1",
     "sentiment_group.macro_f1",
     "sentiment_group.micro_f1",
+    "ekman.gold_macro_f1",
     "sentiment.accuracy",
     "sentiment.macro_f1",
+    "sentiment.polar_accuracy",
     "frustration_auroc",
     "gap",
 ];
@@ -247,6 +255,12 @@ impl Suite {
                     TASK_FIGURES
                 }
                 TaskKind::Retrieval => {
+                    if !t.label_map.is_empty() {
+                        return Err(format!(
+                            "task {:?}: `label_map` is for classification tasks",
+                            t.name
+                        ));
+                    }
                     if t.train_head.is_some() {
                         return Err(format!(
                             "task {:?}: a retrieval task cannot train its head",
@@ -262,6 +276,16 @@ impl Suite {
                     RETRIEVAL_FIGURES
                 }
             };
+            if let Some((k, v)) = t.label_map.iter().find(|(k, v)| {
+                [k, v]
+                    .iter()
+                    .any(|s| s.trim().is_empty() || s.trim() != s.as_str())
+            }) {
+                return Err(format!(
+                    "task {:?}: label_map entry {k:?} = {v:?} needs a label on both sides, without surrounding spaces",
+                    t.name
+                ));
+            }
             check_bounds(&t.name, &t.floors, &t.ceilings, figures, |m| {
                 let base = ChannelVariant::strip_prefix(m);
                 figures.contains(&base) && (base != "gap" || base.len() < m.len())
@@ -404,6 +428,24 @@ mod tests {
         assert!(parse(&task("kb = \"config/kb/support\"")).is_err());
         assert!(parse(&retrieval("train_head = { data = \"a.jsonl\" }")).is_err());
         assert!(parse(&retrieval("").replace("intent.a", "emotion")).is_err());
+        let mapped = task("label_map = { happy = \"joy\", angry = \"anger\" }");
+        let s = parse(&mapped).unwrap();
+        assert_eq!(
+            s.tasks[0].label_map.get("happy").map(String::as_str),
+            Some("joy")
+        );
+        assert!(parse(&task("label_map = { happy = \"\" }"))
+            .unwrap_err()
+            .contains("label_map"));
+        assert!(parse(&task("label_map = { happy = \" joy\" }")).is_err());
+        assert!(parse(&task("label_map = { happy = 3 }")).is_err());
+        assert!(parse(&task(
+            "floors = { \"sentiment.polar_accuracy\" = 0.8, \"ekman.gold_macro_f1\" = 0.3 }"
+        ))
+        .is_ok());
+        assert!(parse(&retrieval("label_map = { a = \"b\" }"))
+            .unwrap_err()
+            .contains("classification"));
         let bad_handoff_floor =
             "name = \"h\"\n[handoff]\nthreshold = 0.5\nfloors = { accuracy = 0.9 }\n";
         assert!(parse(bad_handoff_floor)

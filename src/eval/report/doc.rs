@@ -144,6 +144,7 @@ fn summary(r: &EvalReport, b: &mut Vec<Block>) {
         ]);
     }
     b.push(Block::Table(t));
+    emotion_summary(r, b);
     if let Some(h) = &r.handoff {
         let p = &h.eval.at_threshold;
         b.push(Block::Para(format!(
@@ -156,6 +157,42 @@ fn summary(r: &EvalReport, b: &mut Vec<Block>) {
             pct(p.handoff_recall)
         )));
     }
+}
+
+/// Emotion-head tasks: the group and sentiment figures that the main table has no room
+/// for, and which are the meaningful ones for zero-shot sets labelled in groups
+/// (SMP2020) or only with a sentiment (ChnSentiCorp).
+fn emotion_summary(r: &EvalReport, b: &mut Vec<Block>) {
+    let tasks: Vec<&TaskReport> = r
+        .tasks
+        .iter()
+        .filter(|t| t.task_kind == TaskKind::Classification && t.kind == HeadKind::Sigmoid)
+        .collect();
+    if tasks.is_empty() {
+        return;
+    }
+    let mut t = Table::new(&[
+        "task",
+        "n",
+        "Ekman macro F1",
+        "Ekman macro F1 (gold groups)",
+        "sentiment accuracy",
+        "polar sentiment accuracy",
+        "frustration AUROC",
+    ]);
+    for task in tasks {
+        let f = |k: &str| fmt4(task.figures.get(k).copied());
+        t.row(vec![
+            task.name.clone(),
+            task.n_examples.to_string(),
+            f("ekman.macro_f1"),
+            f("ekman.gold_macro_f1"),
+            f("sentiment.accuracy"),
+            f("sentiment.polar_accuracy"),
+            f("frustration_auroc"),
+        ]);
+    }
+    b.push(Block::Table(t));
 }
 
 fn retrieval_summary(tasks: &[&TaskReport], b: &mut Vec<Block>) {
@@ -290,6 +327,12 @@ fn task(t: &TaskReport, b: &mut Vec<Block>) {
         ),
         format!("run time: {:.1} s", t.seconds),
     ];
+    if !t.label_map.is_empty() {
+        facts.push(format!(
+            "gold relabelled before scoring (data label → head label): {}",
+            crate::eval::relabel::describe(&t.label_map)
+        ));
+    }
     if let Some(h) = &t.trained_head {
         facts.push(format!(
             "head trained by this suite on `{}` (frozen encoder, head-only): {} examples, dev {} = {}",
@@ -646,18 +689,22 @@ fn group_table(name: &str, r: &MultiLabelReport, b: &mut Vec<Block>) {
 }
 
 fn emotion(e: &EmotionEval, b: &mut Vec<Block>) {
-    let l = &e.labels;
+    let l = e.labels.as_ref();
     b.push(Block::Heading(3, "Figures".into()));
     let mut ft = Table::new(&["figure", "value"]);
     for (k, v) in [
-        ("macro F1", Some(l.macro_f1)),
-        ("micro F1", Some(l.micro_f1)),
-        ("weighted F1", Some(l.weighted_f1)),
-        ("macro precision", Some(l.macro_precision)),
-        ("macro recall", Some(l.macro_recall)),
-        ("subset accuracy", Some(l.subset_accuracy)),
-        ("Hamming loss", Some(l.hamming_loss)),
+        ("macro F1", l.map(|l| l.macro_f1)),
+        ("micro F1", l.map(|l| l.micro_f1)),
+        ("weighted F1", l.map(|l| l.weighted_f1)),
+        ("macro precision", l.map(|l| l.macro_precision)),
+        ("macro recall", l.map(|l| l.macro_recall)),
+        ("subset accuracy", l.map(|l| l.subset_accuracy)),
+        ("Hamming loss", l.map(|l| l.hamming_loss)),
         ("Ekman macro F1", e.ekman.as_ref().map(|x| x.macro_f1)),
+        (
+            "Ekman macro F1, groups present in gold only",
+            e.ekman_gold_macro_f1,
+        ),
         (
             "sentiment-group macro F1",
             e.sentiment_groups.as_ref().map(|x| x.macro_f1),
@@ -665,6 +712,10 @@ fn emotion(e: &EmotionEval, b: &mut Vec<Block>) {
         (
             "sentiment accuracy",
             e.sentiment.as_ref().map(|x| x.accuracy),
+        ),
+        (
+            "sentiment polar accuracy",
+            e.polar.as_ref().map(|x| x.accuracy),
         ),
         ("frustration AUROC", e.frustration_auroc),
     ] {
@@ -677,18 +728,24 @@ fn emotion(e: &EmotionEval, b: &mut Vec<Block>) {
             e.unknown_gold_labels.join(", ")
         )));
     }
-    b.push(Block::Heading(
-        3,
-        "Per label, at the bundle's thresholds".into(),
-    ));
-    b.push(Block::Table(per_label_table(&l.per_label, None)));
-    b.push(Block::Plot(svg::bars(
-        "F1 per emotion label",
-        &l.per_label
-            .iter()
-            .map(|m| (m.label.clone(), m.f1))
-            .collect::<Vec<_>>(),
-    )));
+    if let Some(l) = l {
+        b.push(Block::Heading(
+            3,
+            "Per label, at the bundle's thresholds".into(),
+        ));
+        b.push(Block::Table(per_label_table(&l.per_label, None)));
+        b.push(Block::Plot(svg::bars(
+            "F1 per emotion label",
+            &l.per_label
+                .iter()
+                .map(|m| (m.label.clone(), m.f1))
+                .collect::<Vec<_>>(),
+        )));
+    } else {
+        b.push(Block::Para(
+            "The records carry no emotion labels: only the sentiment is scored.".into(),
+        ));
+    }
     if let Some(g) = &e.ekman {
         group_table("Ekman groups (derived from the predicted labels)", g, b);
     }
@@ -704,6 +761,17 @@ fn emotion(e: &EmotionEval, b: &mut Vec<Block>) {
             fmt4(Some(s.macro_f1))
         )));
         b.push(Block::Table(per_label_table(&s.per_label, None)));
+    }
+    if let Some(p) = &e.polar {
+        b.push(Block::Heading(3, "Polar sentiment".into()));
+        b.push(Block::Para(format!(
+            "Positive vs negative by the sign of the served sentiment score (strongest positive-group label minus strongest negative-group label; no neutral band) on the {} records whose gold sentiment is positive or negative: accuracy {}, positive recall {}, negative recall {}; {} records scored exactly 0 (counted wrong).",
+            p.n,
+            fmt4(Some(p.accuracy)),
+            fmt4(Some(p.positive_recall)),
+            fmt4(Some(p.negative_recall)),
+            p.ties
+        )));
     }
 }
 

@@ -60,6 +60,9 @@ pub struct TaskReport {
     pub n_unlabelled: u64,
     /// Every headline figure by the name floors use (`accuracy`, `voice.gap`, ...).
     pub figures: BTreeMap<String, f64>,
+    /// The suite's gold relabelling for this task (data label → head label), if any.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub label_map: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intent: Option<IntentEval>,
     #[serde(skip_serializing_if = "Option::is_none")]
