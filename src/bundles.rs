@@ -1,8 +1,10 @@
 //! The bundles one process serves (issue 7) and how a request picks one.
 //!
-//! Why one process for several bundles: on a small machine two server processes each
-//! start their own encoder threads and fight over the same cores; one process runs every
-//! bundle's batches through one shared pool (`model::fast::pool`), one at a time.
+//! Why one process for several bundles: one address and one `/ready` for a client that
+//! serves customers in several languages, and one conversation memory, so a conversation
+//! that switches language keeps its history and handoff context without Redis. Each
+//! bundle keeps its own engine queue and encoder threads; an idle bundle's threads sleep
+//! (`model::fast::pool`), so a bundle that gets no traffic costs memory, not CPU.
 //!
 //! A request's bundle: its `model` field (the name in `bundle.toml`) wins; otherwise its
 //! language — given, or detected as the classifier does — picks the first bundle, in the

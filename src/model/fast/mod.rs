@@ -4,8 +4,7 @@
 //!   time), with AVX-512 kernels for f32 and int8 (VNNI);
 //! - no padding: a batch's tokens are stacked, attention runs per sentence;
 //! - one persistent thread pool and one job per batch, with spin barriers between
-//!   phases instead of a rayon fork/join per operation; the pool is shared by every
-//!   encoder of the process (several bundles served), so they never fight for cores;
+//!   phases instead of a rayon fork/join per operation;
 //! - buffers kept between calls.
 //!
 //! `Precision::F32` reproduces the candle encoder (cosine ≥ 0.9999, tested);
@@ -28,7 +27,7 @@ use ndarray::Array2;
 use pool::Pool;
 use serde::{Deserialize, Serialize};
 use shared::SharedMat;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use weights::Weights;
 
 /// Arithmetic of the fast encoder's linear layers.
@@ -99,7 +98,7 @@ pub struct FastEncoder {
     weights: Weights,
     precision: Precision,
     isa: Isa,
-    pool: Arc<Pool>,
+    pool: Pool,
     scratch: Mutex<Scratch>,
 }
 
@@ -127,7 +126,7 @@ impl FastEncoder {
             threads
         };
         let weights = Weights::from_bert(model, precision)?;
-        let pool = Pool::shared(threads);
+        let pool = Pool::new(threads);
         let scratch = Scratch {
             privates: (0..pool.threads()).map(|_| Mutex::default()).collect(),
             ..Default::default()
