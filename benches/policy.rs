@@ -79,6 +79,7 @@ fn benches(c: &mut Criterion) {
             negativity: 0.1,
             handoff: policy.decide(&en, &[], 0),
             suggestions_shown: vec![],
+            model: None,
         })
         .collect();
     c.bench_function("decide/en routine", |b| {

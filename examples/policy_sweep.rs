@@ -106,7 +106,7 @@ fn main() -> anyhow::Result<()> {
     let base = PolicyConfig::load(std::path::Path::new(&policy_file))?;
 
     let config = Config::default();
-    let bundle = Bundle::load(&config.model)?;
+    let bundle = Bundle::load(config.model())?;
     let classifier = Classifier::new(bundle, config);
     let root = data::default_root();
 

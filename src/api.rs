@@ -39,6 +39,10 @@ pub struct ClassifyRequest {
     pub top_k: Option<usize>,
     /// Add knowledge-base `suggestions` (and a `bot_answer` when one fits) to the result.
     pub suggest: Option<bool>,
+    /// Bundle to answer with, by the name in its `bundle.toml` (`GET /info` lists them).
+    /// Absent: the first bundle whose `languages` include `lang` (given, or detected),
+    /// else the server's default bundle. An unknown name is a 422 `unknown_model`.
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -82,8 +86,10 @@ pub struct ClassifyResponse {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BatchClassifyResponse {
-    /// One result per input, in input order.
+    /// One result per input, in input order; each names the bundle that answered it.
     pub results: Vec<ClassifyResponse>,
+    /// The bundle that answered every input, or the default bundle when the inputs went
+    /// to several.
     pub model: ModelInfo,
     pub timing_ms: f64,
 }
@@ -169,9 +175,14 @@ impl ConversationContext {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct EmbedRequest {
     pub inputs: Vec<String>,
+    /// Bundle whose encoder embeds every input (vectors of different bundles are not
+    /// comparable, so one request is one bundle). Absent: the first bundle whose
+    /// `languages` include `lang`, given or detected over all inputs, else the default.
+    pub model: Option<String>,
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -216,6 +227,10 @@ pub struct SuggestRequest {
     pub mode: Option<Mode>,
     /// Agent suggestions wanted [default: `suggest.k`; at most `suggest.max_k`].
     pub k: Option<usize>,
+    /// Bundle (and so knowledge-base index) to search with, by name. Absent: the first
+    /// bundle whose `languages` include `lang`, given or detected on the searched text,
+    /// else the default. An unknown name is a 422 `unknown_model`.
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

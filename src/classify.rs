@@ -234,6 +234,13 @@ impl Classifier {
         })
     }
 
+    /// The language of a message that names none: detected on the text normalised for
+    /// its channel, exactly as [`Self::prepare`] does (what routes it between bundles).
+    pub fn detect_lang(&self, raw: &str, channel: Option<&str>) -> String {
+        let channel = channel.and_then(|c| c.parse().ok()).unwrap_or_default();
+        text::detect_lang(&self.normalize_text(raw, channel)).to_string()
+    }
+
     /// A text normalised for its channel exactly as the encoder will see it.
     pub fn normalize_text(&self, raw: &str, channel: Channel) -> String {
         let normalized = text::normalize(raw, channel, &self.normalize);
@@ -409,6 +416,7 @@ impl Classifier {
                     raw_text: p.raw,
                     suggestions: p.shown,
                     bot_answer: p.bot_answer,
+                    model: Some(r.model.name.clone()),
                 };
                 let decision = svc.handle(turn, meta, now);
                 if decision.action != Action::Bot {
@@ -652,6 +660,7 @@ pub fn expand(
                     item.intent_set = item.intent_set.or_else(|| req.intent_set.clone());
                     item.top_k = item.top_k.or(req.top_k);
                     item.suggest = item.suggest.or(req.suggest);
+                    item.model = item.model.or_else(|| req.model.clone());
                     item
                 })
                 .collect();

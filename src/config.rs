@@ -10,12 +10,18 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG: &str = "config/triage.toml";
 pub const DEFAULT_POLICY: &str = "config/policy.toml";
+pub const DEFAULT_MODEL: &str = "models/triage-en-small";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Bundle directory or Hugging Face model id.
-    pub model: String,
+    /// Bundle directories or Hugging Face model ids, served by one process (one shared
+    /// set of encoder threads rather than two processes fighting over the cores). A
+    /// request picks one by its `model` field or its language; the first is the default
+    /// and the one `triage classify`, `eval` and `train` use. In the file: `model = "dir"`
+    /// or `model = ["dir", "dir2"]` (`models` is accepted too). Empty: the default bundle.
+    #[serde(rename = "model", alias = "models", deserialize_with = "one_or_many")]
+    pub models: Vec<String>,
     pub addr: String,
     pub policy: PathBuf,
     /// How often the policy file is checked for changes, in ms (0: only on
@@ -151,7 +157,7 @@ pub struct Limits {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            model: "models/triage-en-small".into(),
+            models: vec![DEFAULT_MODEL.into()],
             addr: "127.0.0.1:8080".into(),
             policy: DEFAULT_POLICY.into(),
             policy_reload_ms: 1000,
@@ -189,7 +195,35 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// `"x"` or `["x", "y"]`: a single bundle stays spelled as it always was.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
 impl Config {
+    /// The bundles to serve, the default first.
+    pub fn models(&self) -> Vec<String> {
+        if self.models.is_empty() {
+            vec![DEFAULT_MODEL.to_string()]
+        } else {
+            self.models.clone()
+        }
+    }
+
+    /// The default bundle: the first configured.
+    pub fn model(&self) -> &str {
+        self.models.first().map_or(DEFAULT_MODEL, String::as_str)
+    }
+
     /// Reads `path`, or the default file when it exists; defaults otherwise. A file that
     /// was named explicitly must exist.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
@@ -226,7 +260,20 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG);
         let c = Config::load(Some(&path)).unwrap();
         assert_eq!(c.addr, "127.0.0.1:8080");
-        assert_eq!(c.model, "models/triage-en-small");
+        assert_eq!(c.model(), "models/triage-en-small");
+        assert_eq!(c.models(), vec!["models/triage-en-small".to_string()]);
+    }
+
+    #[test]
+    fn model_is_one_bundle_or_a_list() {
+        let one: Config = toml::from_str("model = \"a\"\n").unwrap();
+        assert_eq!(one.models, vec!["a"]);
+        let two: Config = toml::from_str("model = [\"a\", \"b\"]\n").unwrap();
+        assert_eq!((two.model(), two.models.len()), ("a", 2));
+        let alias: Config = toml::from_str("models = [\"b\"]\n").unwrap();
+        assert_eq!(alias.model(), "b");
+        let empty: Config = toml::from_str("models = []\n").unwrap();
+        assert_eq!(empty.models(), vec![DEFAULT_MODEL.to_string()]);
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub enum TriageError {
     UnknownChannel { value: String, index: Option<usize> },
     #[error("unknown intent set {value:?}: this model has {available}")]
     UnknownIntentSet { value: String, available: String },
+    /// A request's `model` names no bundle this server loaded.
+    #[error("unknown model {value:?}: this server serves {available}")]
+    UnknownModel { value: String, available: String },
     #[error("{0}")]
     InvalidRequest(String),
     #[error("malformed JSON: {0}")]
@@ -83,6 +86,7 @@ impl TriageError {
             TriageError::PayloadTooLarge { .. } => "payload_too_large",
             TriageError::UnknownChannel { .. } => "unknown_channel",
             TriageError::UnknownIntentSet { .. } => "unknown_intent_set",
+            TriageError::UnknownModel { .. } => "unknown_model",
             TriageError::InvalidRequest(_) => "invalid_request",
             TriageError::InvalidJson(_) => "invalid_json",
             TriageError::InvalidUtf8 => "invalid_utf8",

@@ -4,6 +4,7 @@
 //! human and conversation memory keeps the turn; served over HTTP by [`server`].
 
 pub mod api;
+pub mod bundles;
 pub mod classify;
 pub mod cli;
 pub mod config;

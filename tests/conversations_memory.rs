@@ -47,6 +47,7 @@ fn meta(id: &str, raw: &str) -> TurnMeta {
         raw_text: raw.into(),
         suggestions: vec![],
         bot_answer: None,
+        model: None,
     }
 }
 
@@ -180,6 +181,7 @@ fn in_process_store_expires_and_trims() {
             .unwrap()
             .decide(&turn("x", "track_order", 0.9), &[], at),
         suggestions_shown: vec![],
+        model: None,
     };
     store.append("old", &t(T0), T0).unwrap();
     store.append("mid", &t(T0 + 1), T0 + 1).unwrap();

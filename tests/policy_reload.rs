@@ -157,7 +157,7 @@ fn a_server_does_not_start_on_an_invalid_policy() {
     let file = dir.join("policy.toml");
     std::fs::write(&file, "[low_confidence]\nthreshold = \"high\"\n").unwrap();
     let state = triage::server::AppState::new(triage::config::Config {
-        model: common::default_model(),
+        models: vec![common::default_model()],
         policy: file.clone(),
         ..Default::default()
     });
@@ -169,7 +169,7 @@ fn a_server_does_not_start_on_an_invalid_policy() {
     assert!(!state.is_ready());
     // A named file that does not exist is an error too.
     let state = triage::server::AppState::new(triage::config::Config {
-        model: common::default_model(),
+        models: vec![common::default_model()],
         policy: dir.join("missing.toml"),
         ..Default::default()
     });

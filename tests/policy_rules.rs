@@ -176,6 +176,7 @@ impl<'a> Conversation<'a> {
             negativity: self.policy.negativity(&turn),
             handoff: d.clone(),
             suggestions_shown: vec![],
+            model: None,
         });
         d
     }

@@ -36,6 +36,7 @@ fn stored(at: u64, text: &str) -> StoredTurn {
             shadow: None,
         },
         suggestions_shown: vec![],
+        model: None,
     }
 }
 

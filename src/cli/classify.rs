@@ -29,7 +29,7 @@ pub fn run(
     // Same policy and memory as the server: lines sharing a conversation_id see each
     // other's turns, in file order.
     let handoff = Arc::new(HandoffService::from_config(&config, false)?);
-    let bundle = Bundle::load(&config.model)?;
+    let bundle = Bundle::load(config.model())?;
     let classifier = Arc::new(Classifier::new(bundle, config).with_handoff(handoff));
     let kb = Kb {
         classifier: classifier.clone(),

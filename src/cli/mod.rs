@@ -30,9 +30,10 @@ pub struct Common {
     /// Configuration file [default: config/triage.toml if present]
     #[arg(long, env = "TRIAGE_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// Model bundle directory or Hugging Face model id
-    #[arg(long, env = "TRIAGE_MODEL", global = true)]
-    model: Option<String>,
+    /// Model bundle directory or Hugging Face model id; repeat (or separate with commas)
+    /// to serve several, the first being the default
+    #[arg(long, env = "TRIAGE_MODEL", global = true, value_delimiter = ',')]
+    model: Vec<String>,
     /// Address to listen on
     #[arg(long, env = "TRIAGE_ADDR", global = true)]
     addr: Option<String>,
@@ -80,8 +81,8 @@ pub enum Command {
 impl Common {
     pub fn resolve(self) -> anyhow::Result<Config> {
         let mut c = Config::load(self.config.as_deref())?;
-        if let Some(v) = self.model {
-            c.model = v;
+        if !self.model.is_empty() {
+            c.models = self.model;
         }
         if let Some(v) = self.addr {
             c.addr = v;
@@ -141,4 +142,25 @@ pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     );
     bar.set_message(what.to_string());
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::Parser;
+
+    fn models(args: &[&str]) -> Vec<String> {
+        let cli = Cli::try_parse_from(args).unwrap();
+        cli.common.resolve().unwrap().models
+    }
+
+    #[test]
+    fn model_may_be_repeated_or_comma_separated() {
+        assert_eq!(models(&["triage", "--model", "a", "serve"]), ["a"]);
+        assert_eq!(
+            models(&["triage", "serve", "--model", "a", "--model", "b"]),
+            ["a", "b"]
+        );
+        assert_eq!(models(&["triage", "--model", "a,b", "serve"]), ["a", "b"]);
+    }
 }

@@ -12,7 +12,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&config.addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
-        tracing::info!(addr = %listener.local_addr()?, model = %config.model, "listening; loading model");
+        tracing::info!(addr = %listener.local_addr()?, models = %config.models().join(", "), "listening; loading models");
         let state = AppState::new(config);
         let loader = state.clone();
         let load = tokio::task::spawn_blocking(move || server::load_model(&loader));

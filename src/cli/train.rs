@@ -83,7 +83,7 @@ pub fn run(mut config: Config, a: TrainArgs) -> anyhow::Result<()> {
         v.ok_or_else(|| anyhow::anyhow!("--head-only needs {flag}"))
     };
     let args = HeadOnlyArgs {
-        base: a.base.unwrap_or_else(|| config.model.clone()),
+        base: a.base.unwrap_or_else(|| config.model().to_string()),
         data: need(a.data, "--data")?,
         dev: a.dev,
         head: need(a.head, "--head")?,

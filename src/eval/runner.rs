@@ -42,7 +42,7 @@ pub fn run_suite(suite: &Suite, opts: RunOptions<'_>) -> Result<EvalReport, Eval
     let default_model = suite
         .model
         .clone()
-        .unwrap_or_else(|| opts.config.model.clone());
+        .unwrap_or_else(|| opts.config.model().to_string());
     let mut models = Models::new(opts.config.clone());
     preflight(suite, &default_model, &opts.datasets, &mut models)?;
     let mut tasks = Vec::new();

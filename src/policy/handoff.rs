@@ -31,6 +31,8 @@ pub struct TurnMeta {
     /// The answer the knowledge base offered the bot, kept as shown only when the policy
     /// lets the bot answer (otherwise the pipeline withholds it).
     pub bot_answer: Option<ShownSuggestion>,
+    /// The bundle that classified the message.
+    pub model: Option<String>,
 }
 
 pub struct HandoffService {
@@ -164,6 +166,7 @@ impl HandoffService {
             negativity: policy.negativity(turn),
             handoff: decision.clone(),
             suggestions_shown: shown(meta, decision),
+            model: meta.model.clone(),
         }
     }
 

@@ -131,6 +131,10 @@ pub struct StoredTurn {
     pub handoff: Decision,
     #[serde(default)]
     pub suggestions_shown: Vec<ShownSuggestion>,
+    /// Name of the bundle that classified the turn (several may be served): feedback on
+    /// its intent is checked against that bundle's labels. Absent in turns stored before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 impl StoredTurn {

@@ -69,17 +69,25 @@ pub async fn kb(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiErro
 }
 
 /// Checks the article files now rather than at the next watch interval (and retries a
-/// base that did not load): for a deployment that must see an edit at once.
+/// base that did not load): for a deployment that must see an edit at once. Every
+/// bundle's index is refreshed; the answer is the default bundle's status.
 #[utoipa::path(post, path = "/admin/kb/reload", responses(
     (status = 200, description = "Reloaded if anything changed; the status afterwards", body = KbStatus),
     (status = 503, description = "Model loading, or suggestions disabled", body = ErrorBody)))]
 pub async fn kb_reload(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiError> {
-    state.classifier()?;
+    let bundles = state.bundles()?.clone();
     let kb = state.kb().cloned().ok_or_else(|| {
         TriageError::KbUnavailable("suggestions are disabled (suggest.enabled = false)".into())
     })?;
-    let status = tokio::task::spawn_blocking(move || kb.refresh())
-        .await
-        .map_err(|e| TriageError::Internal(e.to_string()))?;
+    let status = tokio::task::spawn_blocking(move || {
+        for other in bundles.all().iter().skip(1) {
+            if let Some(k) = &other.kb {
+                k.refresh();
+            }
+        }
+        kb.refresh()
+    })
+    .await
+    .map_err(|e| TriageError::Internal(e.to_string()))?;
     Ok(Json(status))
 }

@@ -19,6 +19,7 @@ pub fn status_of(err: &TriageError) -> StatusCode {
         TriageError::EmptyText { .. }
         | TriageError::UnknownChannel { .. }
         | TriageError::UnknownIntentSet { .. }
+        | TriageError::UnknownModel { .. }
         | TriageError::InvalidRequest(_)
         | TriageError::UnknownSuggestion(_)
         | TriageError::UnknownLabel(_)

@@ -6,12 +6,13 @@
 //! Feedback is checked against what the server knows: the conversation must exist, the
 //! suggestion must have been shown in it or be an article of the knowledge base (ids
 //! from `/v1/suggest` are not stored with the conversation), and a corrected intent must
-//! be a label of the turn's intent set. A typo then fails loudly instead of polluting
-//! the figures.
+//! be a label of the turn's intent set (of the bundle that classified the turn, when
+//! several are served). A typo then fails loudly instead of polluting the figures.
 
 use super::error::{ApiError, ApiJson};
 use super::AppState;
 use crate::api::{ErrorBody, Feedback, FeedbackRequest, FeedbackResponse};
+use crate::bundles::Bundles;
 use crate::classify::{check_conversation_id, Classifier};
 use crate::error::TriageError;
 use crate::policy::HandoffService;
@@ -33,17 +34,15 @@ pub async fn feedback(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<FeedbackRequest>,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
-    let classifier = state.classifier()?.clone();
+    let bundles = state.bundles()?.clone();
     let handoff = state.handoff()?.clone();
     check_shape(&req)?;
-    let kb = state.kb().cloned();
     let default_set = state.config.intent_set.clone();
     let blocking = handoff.blocking();
     let run = move || {
         record(
             &handoff,
-            &classifier,
-            kb.as_deref(),
+            &bundles,
             &default_set,
             req,
             crate::policy::now_ms(),
@@ -90,8 +89,7 @@ fn check_shape(req: &FeedbackRequest) -> Result<(), TriageError> {
 
 fn record(
     handoff: &HandoffService,
-    classifier: &Classifier,
-    kb: Option<&LiveKb>,
+    bundles: &Bundles,
     default_set: &str,
     req: FeedbackRequest,
     now_ms: u64,
@@ -110,6 +108,14 @@ fn record(
             ))
         })?,
     };
+    // The bundle that classified the turn; the default for turns that do not say, or
+    // whose bundle is no longer served.
+    let served = turn
+        .model
+        .as_deref()
+        .and_then(|m| bundles.named(m).ok())
+        .unwrap_or(bundles.default_bundle());
+    let (classifier, kb) = (&served.classifier, served.kb.as_deref());
     if let Some(sid) = &req.suggestion_id {
         let shown = turns
             .iter()

@@ -1,8 +1,9 @@
 //! Liveness and readiness. `/health` is 200 as long as the process serves HTTP;
-//! `/ready` is 503 until the model is loaded and warmed up, so a load balancer sends no
-//! traffic to a replica that would only answer `not_ready`. A knowledge base that did not
-//! load does not make a replica unready (classification still works); `/ready` says so
-//! under `kb` for monitoring.
+//! `/ready` is 503 until every configured bundle is loaded and warmed up, so a load
+//! balancer sends no traffic to a replica that would only answer `not_ready` (or answer
+//! one language but not the other). A knowledge base that did not load does not make a
+//! replica unready (classification still works); `/ready` says so under `kb` for
+//! monitoring.
 
 use super::AppState;
 use axum::extract::State;
@@ -16,23 +17,39 @@ pub async fn health() -> Json<Value> {
 }
 
 #[utoipa::path(get, path = "/ready", responses(
-    (status = 200, description = "Model loaded and warmed up; `kb` summarises the knowledge base"),
+    (status = 200, description = "Every bundle loaded and warmed up; `model` and `kb` are the default bundle's, `models` lists each with its queue and knowledge base"),
     (status = 503, description = "Still loading")))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.classifier() {
-        Ok(c) => (
-            StatusCode::OK,
-            Json(json!({"status": "ready", "model": c.model_info(),
-            "queue_depth": c.engine().queue_depth(),
-            "kb": state.kb_status().map(|k| json!({
-                "state": k.state, "articles": k.articles,
-                "generation": k.generation, "issues": k.issues.len(),
-                "error": k.error,
-            }))})),
-        ),
-        Err(_) => (
+    let Ok(bundles) = state.bundles() else {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "loading", "model": state.config.model})),
+            Json(json!({"status": "loading", "model": state.config.model(),
+                "models": state.config.models()})),
+        );
+    };
+    let kb = |s: &crate::bundles::Served| {
+        let k = state.kb_status_of(s);
+        json!({
+            "state": k.state, "articles": k.articles,
+            "generation": k.generation, "issues": k.issues.len(),
+            "error": k.error,
+        })
+    };
+    let default = bundles.default_bundle();
+    let models: Vec<Value> = bundles
+        .all()
+        .iter()
+        .map(|s| {
+            json!({"model": s.classifier.model_info(),
+                "queue_depth": s.classifier.engine().queue_depth(), "kb": kb(s)})
+        })
+        .collect();
+    (
+        StatusCode::OK,
+        Json(
+            json!({"status": "ready", "model": default.classifier.model_info(),
+            "queue_depth": default.classifier.engine().queue_depth(),
+            "kb": kb(default), "models": models}),
         ),
-    }
+    )
 }

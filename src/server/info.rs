@@ -1,37 +1,30 @@
-//! `GET /info`: what this server runs and accepts — model, heads with their labels,
-//! limits, the knowledge base and its problems — so a client can discover intent sets
-//! and labels instead of hard-coding them.
+//! `GET /info`: what this server runs and accepts — models, heads with their labels,
+//! limits, the knowledge base and its problems — so a client can discover models, intent
+//! sets and labels instead of hard-coding them. The top-level model fields describe the
+//! default bundle (as before several could be served); `models` lists every bundle.
 
 use super::error::ApiError;
 use super::AppState;
+use crate::bundles::Served;
 use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-#[utoipa::path(get, path = "/info", responses((status = 200, description = "Model, heads, labels, limits")))]
+#[utoipa::path(get, path = "/info", responses((status = 200, description = "Models (the default first), heads, labels, limits")))]
 pub async fn info(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let c = state.classifier()?;
-    let m = &c.manifest;
-    let heads: Vec<Value> = c
-        .heads()
-        .iter()
-        .map(|h| {
-            json!({
-                "name": h.spec.name, "kind": h.spec.kind, "labels": h.spec.labels,
-                "temperature": h.spec.temperature, "out_of_scope": h.spec.out_of_scope,
-                "oos_threshold": h.spec.oos_threshold, "source": h.spec.source,
-            })
-        })
-        .collect();
+    let bundles = state.bundles()?;
+    let default = bundles.default_bundle();
+    let c = &default.classifier;
+    let d = describe(&state, default);
+    let models: Vec<Value> = bundles.all().iter().map(|s| describe(&state, s)).collect();
     Ok(Json(json!({
         "name": "triage",
         "version": env!("CARGO_PKG_VERSION"),
-        "model": {
-            "name": m.name, "version": m.version, "base_model": m.base_model,
-            "languages": m.languages, "max_seq_len": m.max_seq_len, "prefix": m.prefix,
-        },
-        "heads": heads,
-        "intent_sets": c.intent_sets(),
+        "model": d["model"],
+        "heads": d["heads"],
+        "intent_sets": d["intent_sets"],
+        "default_model": c.manifest.name,
+        "models": models,
         "default_intent_set": state.config.intent_set,
         "channels": crate::text::Channel::ALL,
         "limits": state.config.limits,
@@ -46,6 +39,32 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<Value>, ApiError
             "conversation_turns": state.config.suggest.conversation_turns,
             "search": state.config.suggest.search,
         },
-        "kb": state.kb_status(),
+        "kb": d["kb"],
     })))
+}
+
+/// One bundle: its manifest, heads and knowledge base.
+fn describe(state: &AppState, s: &Served) -> Value {
+    let c = &s.classifier;
+    let m = &c.manifest;
+    let heads: Vec<Value> = c
+        .heads()
+        .iter()
+        .map(|h| {
+            json!({
+                "name": h.spec.name, "kind": h.spec.kind, "labels": h.spec.labels,
+                "temperature": h.spec.temperature, "out_of_scope": h.spec.out_of_scope,
+                "oos_threshold": h.spec.oos_threshold, "source": h.spec.source,
+            })
+        })
+        .collect();
+    json!({
+        "model": {
+            "name": m.name, "version": m.version, "base_model": m.base_model,
+            "languages": m.languages, "max_seq_len": m.max_seq_len, "prefix": m.prefix,
+        },
+        "heads": heads,
+        "intent_sets": c.intent_sets(),
+        "kb": state.kb_status_of(s),
+    })
 }

@@ -1,5 +1,8 @@
 //! `GET /metrics` in Prometheus text format. One recorder per process (the `metrics`
 //! facade is global), shared by every server started in it — tests start several.
+//! With several bundles, `triage_queue_depth` counts every bundle's queue, the
+//! `triage_kb_*` gauges describe the default bundle's base (as before several could be
+//! served), and the `triage_model_*` gauges carry one series per bundle.
 
 use super::AppState;
 use axum::extract::State;
@@ -34,8 +37,26 @@ pub fn handle() -> PrometheusHandle {
 
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
 pub async fn render(State(state): State<AppState>) -> String {
-    if let Ok(c) = state.classifier() {
-        metrics::gauge!("triage_queue_depth").set(c.engine().queue_depth() as f64);
+    if let Ok(bundles) = state.bundles() {
+        let all = bundles.all();
+        let depth: usize = all
+            .iter()
+            .map(|s| s.classifier.engine().queue_depth())
+            .sum();
+        metrics::gauge!("triage_queue_depth").set(depth as f64);
+        for s in all {
+            let model = s.name().to_string();
+            metrics::gauge!("triage_model_queue_depth", "model" => model.clone())
+                .set(s.classifier.engine().queue_depth() as f64);
+            let articles =
+                s.kb.as_ref()
+                    .and_then(|k| k.handle())
+                    .map(|h| h.current().len());
+            metrics::gauge!("triage_model_kb_ready", "model" => model.clone())
+                .set(if articles.is_some() { 1.0 } else { 0.0 });
+            metrics::gauge!("triage_model_kb_articles", "model" => model)
+                .set(articles.unwrap_or(0) as f64);
+        }
     }
     if let Some(kb) = state.kb() {
         let handle = kb.handle();

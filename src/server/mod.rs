@@ -1,6 +1,7 @@
-//! The HTTP layer: thin handlers, one file per resource, over [`Classifier`]. The server
-//! listens at once and loads the model in the background, so `/health` answers during
-//! start-up and `/ready` turns 200 only when the model is loaded and warmed up.
+//! The HTTP layer: thin handlers, one file per resource, over [`Classifier`]s — one per
+//! served bundle ([`Bundles`]). The server listens at once and loads the models in the
+//! background, so `/health` answers during start-up and `/ready` turns 200 only when
+//! every bundle is loaded and warmed up.
 
 mod admin;
 mod classify;
@@ -14,6 +15,7 @@ mod info;
 mod metrics;
 mod suggest;
 
+use crate::bundles::{Bundles, BundlesError, Served};
 use crate::classify::Classifier;
 use crate::config::Config;
 use crate::error::TriageError;
@@ -32,12 +34,11 @@ use std::time::Instant;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    classifier: Arc<OnceLock<Arc<Classifier>>>,
+    /// Every bundle with its knowledge base, set once all are loaded and warmed up.
+    bundles: Arc<OnceLock<Arc<Bundles>>>,
     /// Policy and conversation memory; set before the model loads, so a bad policy
     /// file stops start-up early.
     handoff: Arc<OnceLock<Arc<HandoffService>>>,
-    /// The knowledge base, set with the model when `suggest.enabled`.
-    kb: Arc<OnceLock<Arc<LiveKb>>>,
     prometheus: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -48,31 +49,37 @@ pub enum StartupError {
     Policy(#[from] PolicyError),
     #[error(transparent)]
     Bundle(#[from] crate::model::BundleError),
+    #[error(transparent)]
+    Bundles(#[from] BundlesError),
 }
 
 impl AppState {
     pub fn new(config: Config) -> Self {
         Self {
             config: Arc::new(config),
-            classifier: Arc::new(OnceLock::new()),
+            bundles: Arc::new(OnceLock::new()),
             handoff: Arc::new(OnceLock::new()),
-            kb: Arc::new(OnceLock::new()),
             prometheus: metrics::handle(),
         }
     }
 
-    /// The classifier, or 503 `not_ready` while the model loads.
+    /// Every served bundle, or 503 `not_ready` while they load.
+    pub fn bundles(&self) -> Result<&Arc<Bundles>, ApiError> {
+        self.bundles.get().ok_or(ApiError(TriageError::NotReady))
+    }
+
+    /// The default bundle's classifier, or 503 `not_ready` while the models load.
     pub fn classifier(&self) -> Result<&Arc<Classifier>, ApiError> {
-        self.classifier.get().ok_or(ApiError(TriageError::NotReady))
+        Ok(&self.bundles()?.default_bundle().classifier)
     }
 
     pub fn is_ready(&self) -> bool {
-        self.classifier.get().is_some()
+        self.bundles.get().is_some()
     }
 
-    /// Installs a loaded and warmed-up classifier; the server is ready from here on.
-    pub fn set_classifier(&self, c: Arc<Classifier>) {
-        let _ = self.classifier.set(c);
+    /// Installs the loaded and warmed-up bundles; the server is ready from here on.
+    pub fn set_bundles(&self, b: Bundles) {
+        let _ = self.bundles.set(Arc::new(b));
     }
 
     /// Policy and conversation memory, or 503 `not_ready` before start-up set them.
@@ -84,18 +91,23 @@ impl AppState {
         let _ = self.handoff.set(h);
     }
 
-    /// The knowledge base, when suggestions are enabled and the model has loaded (the
-    /// base itself may still be unavailable: see [`LiveKb::status`]).
+    /// The default bundle's knowledge base, when suggestions are enabled and the models
+    /// have loaded (the base itself may still be unavailable: see [`LiveKb::status`]).
     pub fn kb(&self) -> Option<&Arc<LiveKb>> {
-        self.kb.get()
+        self.bundles.get()?.default_bundle().kb.as_ref()
     }
 
-    /// For `/ready` and `/info`; `None` while the model loads.
+    /// For `/ready` and `/info` (the default bundle's base); `None` while loading.
     pub fn kb_status(&self) -> Option<KbStatus> {
-        match self.kb.get() {
-            Some(kb) => Some(kb.status()),
-            None if !self.config.suggest.enabled => Some(KbStatus::disabled(&self.config.kb)),
-            None => None,
+        let served = self.bundles.get()?.default_bundle();
+        Some(self.kb_status_of(served))
+    }
+
+    /// What one bundle's knowledge base is doing.
+    pub fn kb_status_of(&self, served: &Served) -> KbStatus {
+        match &served.kb {
+            Some(kb) => kb.status(),
+            None => KbStatus::disabled(&self.config.kb),
         }
     }
 }
@@ -176,12 +188,11 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     resp
 }
 
-/// Loads the handoff policy (watching its file) and conversation memory, then the
-/// configured model; warms the model up, loads the knowledge base (which may fail
-/// without stopping anything: the server then classifies without suggestions) and marks
-/// the state ready.
+/// Loads the handoff policy (watching its file) and conversation memory, then every
+/// configured bundle in order: each is warmed up and gets its own knowledge-base index
+/// (which may fail without stopping anything: that bundle then classifies without
+/// suggestions). The state turns ready only when all are loaded.
 pub fn load_model(state: &AppState) -> Result<(), StartupError> {
-    let started = Instant::now();
     let handoff = match state.handoff.get() {
         Some(h) => h.clone(),
         None => {
@@ -190,38 +201,57 @@ pub fn load_model(state: &AppState) -> Result<(), StartupError> {
             h
         }
     };
-    let bundle = crate::model::Bundle::load(&state.config.model)?;
+    if state.is_ready() {
+        return Ok(());
+    }
+    let served = state
+        .config
+        .models()
+        .iter()
+        .map(|m| load_one(state, &handoff, m))
+        .collect::<Result<Vec<_>, _>>()?;
+    state.set_bundles(Bundles::new(served)?);
+    Ok(())
+}
+
+/// One bundle: classifier, warm-up, knowledge base.
+fn load_one(
+    state: &AppState,
+    handoff: &Arc<HandoffService>,
+    model: &str,
+) -> Result<Served, StartupError> {
+    let started = Instant::now();
+    let bundle = crate::model::Bundle::load(model)?;
     let unknown = handoff.policy().get().unknown_labels(&bundle.manifest);
     if !unknown.is_empty() {
-        tracing::warn!(labels = %unknown.join(", "), "the policy names labels this model does not have");
+        tracing::warn!(model = %bundle.manifest.name, labels = %unknown.join(", "), "the policy names labels this model does not have");
     }
     let classifier =
-        Arc::new(Classifier::new(bundle, (*state.config).clone()).with_handoff(handoff));
+        Arc::new(Classifier::new(bundle, (*state.config).clone()).with_handoff(handoff.clone()));
     classifier.warm_up();
-    if state.config.suggest.enabled && state.kb.get().is_none() {
+    let kb = state.config.suggest.enabled.then(|| {
         let labels: Vec<String> = classifier
             .heads()
             .iter()
             .filter(|h| h.spec.name.starts_with("intent."))
             .flat_map(|h| h.spec.labels.iter().cloned())
             .collect();
-        let kb = LiveKb::start(
+        // The disk cache is keyed by the bundle's fingerprint: one file per bundle.
+        Arc::new(LiveKb::start(
             &state.config.kb,
             &state.config.suggest.cache_dir(),
             state.config.suggest.search.clone(),
             classifier.clone(),
             labels,
-        );
-        let _ = state.kb.set(Arc::new(kb));
-    }
+        ))
+    });
     tracing::info!(
         model = %classifier.manifest.name,
         version = %classifier.manifest.version,
         secs = started.elapsed().as_secs_f64(),
         "model loaded and warmed up"
     );
-    state.set_classifier(classifier);
-    Ok(())
+    Ok(Served { classifier, kb })
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests

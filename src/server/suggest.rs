@@ -5,7 +5,9 @@
 //! conversation does not add a turn to it.
 //!
 //! A conversation is searched as its newest few customer messages joined, so that a
-//! latest turn like "and now?" still carries the issue named two turns earlier.
+//! latest turn like "and now?" still carries the issue named two turns earlier. With
+//! several bundles loaded, the joined text picks one (`model`, else its language) and is
+//! searched in that bundle's own knowledge-base index.
 
 use super::error::{ApiError, ApiJson};
 use super::AppState;
@@ -23,7 +25,9 @@ struct Source {
     channel: Option<String>,
     lang: Option<String>,
     intent_set: Option<String>,
-    upset_before: bool,
+    /// Languages of the earlier turns that read negative: they count only where the
+    /// answering bundle reads that language, which is known once the text is routed.
+    upset_langs: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/v1/suggest", request_body = SuggestRequest,
@@ -32,7 +36,7 @@ struct Source {
         (status = 400, description = "Malformed JSON or invalid UTF-8", body = ErrorBody),
         (status = 404, description = "`unknown_conversation`: no such conversation, or it expired", body = ErrorBody),
         (status = 413, description = "A text or too many texts", body = ErrorBody),
-        (status = 422, description = "Not exactly one of text, texts, conversation_id; empty text; k out of range; unknown channel, intent set or mode", body = ErrorBody),
+        (status = 422, description = "Not exactly one of text, texts, conversation_id; empty text; k out of range; unknown channel, intent set, mode or model (`unknown_model`)", body = ErrorBody),
         (status = 429, description = "Queue full; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "Model loading, or `kb_unavailable`: suggestions disabled or the knowledge base not loaded", body = ErrorBody)))]
 pub async fn suggest(
@@ -40,10 +44,15 @@ pub async fn suggest(
     ApiJson(req): ApiJson<SuggestRequest>,
 ) -> Result<Json<SuggestResponse>, ApiError> {
     let started = Instant::now();
-    let classifier = state.classifier()?.clone();
-    let kb = state.kb().cloned().ok_or_else(|| {
-        TriageError::KbUnavailable("suggestions are disabled (suggest.enabled = false)".into())
-    })?;
+    let bundles = state.bundles()?.clone();
+    if !state.config.suggest.enabled {
+        return Err(TriageError::KbUnavailable(
+            "suggestions are disabled (suggest.enabled = false)".into(),
+        )
+        .into());
+    }
+    // Size limits are the server's, the same for every bundle.
+    let limits = bundles.default_bundle().classifier.clone();
     let cfg = &state.config.suggest;
     let mode = req.mode.unwrap_or(Mode::Agent);
     let k = req.k.unwrap_or(cfg.k);
@@ -60,22 +69,22 @@ pub async fn suggest(
             channel: req.channel.clone(),
             lang: req.lang.clone(),
             intent_set: req.intent_set.clone(),
-            upset_before: false,
+            upset_langs: Vec::new(),
         },
         (None, Some(texts), None) => {
-            check_texts(&classifier, texts, state.config.limits.max_batch_items)?;
+            check_texts(&limits, texts, state.config.limits.max_batch_items)?;
             Source {
                 texts: texts.clone(),
                 channel: req.channel.clone(),
                 lang: req.lang.clone(),
                 intent_set: req.intent_set.clone(),
-                upset_before: false,
+                upset_langs: Vec::new(),
             }
         }
         (None, None, Some(id)) => {
             check_conversation_id(id)?;
             let turns = stored_turns(&state, id).await?;
-            from_turns(&classifier, &req, id, &turns, cfg.conversation_turns)?
+            from_turns(&req, id, &turns, cfg.conversation_turns)?
         }
         _ => {
             return Err(TriageError::InvalidRequest(
@@ -89,23 +98,42 @@ pub async fn suggest(
         cfg.conversation_turns.max(1),
         state.config.limits.max_text_bytes,
     );
-    let request = ClassifyRequest {
+    let mut request = ClassifyRequest {
         text: Some(text),
         channel: source.channel,
         lang: source.lang,
         intent_set: source.intent_set,
         ..Default::default()
     };
-    let prep = classifier.clone();
-    let prepared = tokio::task::spawn_blocking(move || prep.prepare(&request))
-        .await
-        .map_err(|e| TriageError::Internal(e.to_string()))??;
+    let model = req.model.clone();
+    let (served, prepared) = tokio::task::spawn_blocking(move || {
+        let mut detected = None;
+        let served = bundles.pick(model.as_deref(), request.lang.as_deref(), |c| {
+            let text = request.text.as_deref().unwrap_or("");
+            let lang = c.detect_lang(text, request.channel.as_deref());
+            detected = Some(lang.clone());
+            lang
+        })?;
+        // The language that routed the text is the one it is answered in.
+        request.lang = request.lang.take().or(detected);
+        let served = served.clone();
+        served.classifier.prepare(&request).map(|p| (served, p))
+    })
+    .await
+    .map_err(|e| TriageError::Internal(e.to_string()))??;
+    let classifier = served.classifier.clone();
+    let kb = served.kb.clone().ok_or_else(|| {
+        TriageError::KbUnavailable(format!(
+            "model {:?} has no knowledge base",
+            classifier.manifest.name
+        ))
+    })?;
     let (mut responses, mut texts, emb) = classifier.analyse(vec![prepared], started).await?;
     let (Some(response), Some(text)) = (responses.pop(), texts.pop()) else {
         return Err(TriageError::Internal("no analysis for the text".into()).into());
     };
     let covers = classifier.covers_lang(&response.lang);
-    let upset_before = source.upset_before;
+    let upset_before = source.upset_langs.iter().any(|l| classifier.covers_lang(l));
     let want = match mode {
         Mode::Bot => Want {
             bot: true,
@@ -183,9 +211,8 @@ async fn stored_turns(state: &AppState, id: &str) -> Result<Vec<StoredTurn>, Tri
 }
 
 /// The newest customer messages of a remembered conversation, with its channel, language
-/// and intent set as defaults, and whether the customer was upset in one of them.
+/// and intent set as defaults, and the languages of those in which the customer was upset.
 fn from_turns(
-    c: &Classifier,
     req: &SuggestRequest,
     id: &str,
     turns: &[StoredTurn],
@@ -202,12 +229,15 @@ fn from_turns(
             "conversation {id:?} keeps no text (memory.store_text = \"none\"): send its messages as \"texts\""
         )));
     };
-    let upset_before = recent.iter().any(|t| {
-        c.covers_lang(&t.lang)
-            && t.emotion
+    let upset_langs = recent
+        .iter()
+        .filter(|t| {
+            t.emotion
                 .as_ref()
                 .is_some_and(|e| e.sentiment == "negative")
-    });
+        })
+        .map(|t| t.lang.clone())
+        .collect();
     Ok(Source {
         texts: recent.iter().rev().filter_map(|t| t.text.clone()).collect(),
         channel: req.channel.clone().or_else(|| Some(latest.channel.clone())),
@@ -216,7 +246,7 @@ fn from_turns(
             .intent_set
             .clone()
             .or_else(|| latest.intent.as_ref().map(|i| i.set.clone())),
-        upset_before,
+        upset_langs,
     })
 }
 

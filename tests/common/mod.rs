@@ -46,7 +46,7 @@ impl TestServer {
     /// `load = false` leaves the model unloaded, as during start-up.
     pub fn start_with(edit: impl FnOnce(&mut Config), load: bool) -> Self {
         let mut config = Config {
-            model: default_model(),
+            models: vec![default_model()],
             ..Config::default()
         };
         edit(&mut config);
