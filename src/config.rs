@@ -261,7 +261,14 @@ mod tests {
         let c = Config::load(Some(&path)).unwrap();
         assert_eq!(c.addr, "127.0.0.1:8080");
         assert_eq!(c.model(), "models/triage-en-small");
-        assert_eq!(c.models(), vec!["models/triage-en-small".to_string()]);
+        // The shipped file serves both bundles; the English one is the default.
+        assert_eq!(
+            c.models(),
+            vec![
+                "models/triage-en-small".to_string(),
+                "models/triage-multi-small".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -68,9 +68,18 @@ pub(crate) fn prepare(text: &str, keep_newlines: bool, to_simplified: bool) -> S
     }
     if to_simplified && out.chars().any(super::lang::is_cjk_ideograph) {
         out = zhconv::zhconv(&out, zhconv::Variant::ZhHans);
+        if out.contains(HANS_LEFTOVERS) {
+            out = out.replace(HANS_LEFTOVERS, "蒙");
+        }
     }
     out
 }
+
+/// Traditional characters that zhconv's phrase rules turn out of simplified text but do
+/// not turn back: 雨蒙蒙 → 雨濛濛 in traditional, and 濛濛 survives the way back, so the
+/// same message would reach the model in two spellings (found by tests/zh_variants.rs).
+/// All three were merged into 蒙 in simplified Chinese.
+const HANS_LEFTOVERS: [char; 3] = ['濛', '矇', '懞'];
 
 /// Second half of the common cleanup, after the channel pass.
 pub(crate) fn finish(text: &str, opts: &NormalizeOptions, lang: &str) -> String {
@@ -199,6 +208,17 @@ pub(crate) fn squeeze_punct(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn traditional_round_trip_reaches_one_spelling() {
+        let simplified = "播放情深深雨蒙蒙";
+        let traditional = zhconv::zhconv(simplified, zhconv::Variant::ZhHant);
+        assert_ne!(traditional, simplified);
+        assert_eq!(
+            super::prepare(&traditional, false, true),
+            super::prepare(simplified, false, true)
+        );
+    }
+
     use super::*;
 
     #[test]
