@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::TriageError;
 use crate::kb::Suggestion;
 use crate::model::bundle::BundleFiles;
-use crate::model::fast::FastEncoder;
+use crate::model::fast::{EncoderInfo, FastEncoder, Isa};
 use crate::model::heads::{emotion_result, intent_result};
 use crate::model::{Bundle, Encoded, Head, HeadKind, Manifest, TextTokenizer};
 use crate::policy::{Action, HandoffService, ShownSuggestion, TurnInput, TurnMeta};
@@ -58,6 +58,7 @@ pub struct Classifier {
     tokenizer: TextTokenizer,
     heads: Vec<Head>,
     engine: Engine,
+    encoder_info: EncoderInfo,
     normalize: NormalizeOptions,
     config: Config,
     emotion_head: Option<usize>,
@@ -82,18 +83,25 @@ impl Classifier {
         let emotion_head = heads
             .iter()
             .position(|h| h.spec.name == "emotion" && h.spec.kind == HeadKind::Sigmoid);
-        let backend: Arc<dyn crate::model::Backend> = match config.encoder.precision() {
+        // The CLI refuses a forced tier the CPU lacks before anything loads; a library
+        // caller who forces one gets the best tier and an error in the log.
+        let isa = Isa::resolve(config.isa).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "using the best instruction set instead");
+            Isa::best()
+        });
+        let kind = config.encoder.resolve(isa);
+        let mut encoder_info = EncoderInfo::candle();
+        let backend: Arc<dyn crate::model::Backend> = match kind.precision() {
             None => Arc::new(encoder),
             Some(precision) => {
                 let threads = config.threads.unwrap_or(0);
-                match FastEncoder::new(&encoder, precision, threads) {
+                match FastEncoder::with_isa(&encoder, precision, threads, isa) {
                     Ok(fast) => {
-                        tracing::info!(
-                            encoder = config.encoder.as_str(),
-                            threads = fast.threads(),
-                            isa = ?fast.isa(),
-                            "fast encoder ready"
-                        );
+                        encoder_info = EncoderInfo {
+                            kind,
+                            isa: Some(fast.isa()),
+                            threads: Some(fast.threads()),
+                        };
                         Arc::new(fast)
                     }
                     Err(e) => {
@@ -104,6 +112,14 @@ impl Classifier {
                 }
             }
         };
+        tracing::info!(
+            model = %manifest.name,
+            encoder = encoder_info.kind.as_str(),
+            isa = encoder_info.isa.map_or("-", Isa::as_str),
+            threads = encoder_info.threads.unwrap_or(0),
+            configured = config.encoder.as_str(),
+            "encoder ready"
+        );
         let engine = Engine::start(backend, config.engine.clone());
         Self {
             manifest,
@@ -111,6 +127,7 @@ impl Classifier {
             tokenizer,
             heads,
             engine,
+            encoder_info,
             normalize,
             config,
             emotion_head,
@@ -127,6 +144,11 @@ impl Classifier {
 
     pub fn handoff(&self) -> Option<&Arc<HandoffService>> {
         self.handoff.as_ref()
+    }
+
+    /// The encoder this classifier runs (kind, kernel tier, threads).
+    pub fn encoder_info(&self) -> EncoderInfo {
+        self.encoder_info
     }
 
     pub fn model_info(&self) -> ModelInfo {

@@ -4,7 +4,7 @@
 
 use crate::engine::EngineConfig;
 use crate::kb::KbOptions;
-use crate::model::fast::EncoderKind;
+use crate::model::fast::{EncoderKind, Isa};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -43,6 +43,10 @@ pub struct Config {
     /// Which encoder computes embeddings: `candle` (the f32 reference, what training
     /// uses), or the fast path (`model::fast`) in `f32` or `int8`.
     pub encoder: EncoderKind,
+    /// The fast encoder's kernel tier (`scalar`, `avx2`, `avxvnni`, `avx512`); absent:
+    /// the best this CPU runs. Forcing a lower tier tests or benchmarks it; a tier the
+    /// CPU lacks is refused at start-up.
+    pub isa: Option<Isa>,
     pub limits: Limits,
     pub engine: EngineConfig,
 }
@@ -170,6 +174,7 @@ impl Default for Config {
             log_text: false,
             threads: None,
             encoder: EncoderKind::default(),
+            isa: None,
             limits: Limits::default(),
             engine: EngineConfig::default(),
         }

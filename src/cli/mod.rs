@@ -49,9 +49,14 @@ pub struct Common {
     /// Encoder threads [default: all cores]
     #[arg(long, env = "TRIAGE_THREADS", global = true)]
     threads: Option<usize>,
-    /// Encoder: candle (f32 reference), f32 or int8 (the fast encoder)
+    /// Encoder: auto (int8 on this CPU's best SIMD tier, else candle), candle (f32
+    /// reference), f32 or int8 (the fast encoder)
     #[arg(long, env = "TRIAGE_ENCODER", global = true)]
     encoder: Option<crate::model::fast::EncoderKind>,
+    /// Force the fast encoder's kernel tier: scalar, avx2, avxvnni or avx512 [default:
+    /// the best this CPU runs]
+    #[arg(long, env = "TRIAGE_ISA", global = true)]
+    isa: Option<crate::model::fast::Isa>,
 }
 
 #[derive(Subcommand)]
@@ -102,6 +107,11 @@ impl Common {
         if let Some(v) = self.encoder {
             c.encoder = v;
         }
+        if let Some(v) = self.isa {
+            c.isa = Some(v);
+        }
+        // A forced tier this CPU cannot run stops here, before any model loads.
+        crate::model::fast::Isa::resolve(c.isa)?;
         Ok(c)
     }
 }

@@ -71,8 +71,8 @@ impl Embedder for Classifier {
         }
         // Vectors of the fast encoders differ from candle's (int8 by design); candle keeps
         // the fingerprints of existing caches.
-        let encoder = self.config().encoder;
-        if encoder != crate::model::fast::EncoderKind::Candle {
+        let encoder = self.encoder_info();
+        if encoder.kind != crate::model::fast::EncoderKind::Candle {
             h.update(b"encoder-");
             h.update(encoder.cache_tag());
         }

@@ -22,6 +22,7 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<Value>, ApiError
         "version": env!("CARGO_PKG_VERSION"),
         "model": d["model"],
         "heads": d["heads"],
+        "encoder": d["encoder"],
         "intent_sets": d["intent_sets"],
         "default_model": c.manifest.name,
         "models": models,
@@ -64,6 +65,7 @@ fn describe(state: &AppState, s: &Served) -> Value {
             "languages": m.languages, "max_seq_len": m.max_seq_len, "prefix": m.prefix,
         },
         "heads": heads,
+        "encoder": c.encoder_info(),
         "intent_sets": c.intent_sets(),
         "kb": state.kb_status_of(s),
     })

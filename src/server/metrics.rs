@@ -48,6 +48,14 @@ pub async fn render(State(state): State<AppState>) -> String {
             let model = s.name().to_string();
             metrics::gauge!("triage_model_queue_depth", "model" => model.clone())
                 .set(s.classifier.engine().queue_depth() as f64);
+            let enc = s.classifier.encoder_info();
+            metrics::gauge!(
+                "triage_model_encoder_info",
+                "model" => model.clone(),
+                "encoder" => enc.kind.as_str(),
+                "isa" => enc.isa.map_or("none", |i| i.as_str())
+            )
+            .set(1.0);
             let articles =
                 s.kb.as_ref()
                     .and_then(|k| k.handle())

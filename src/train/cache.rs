@@ -40,8 +40,8 @@ fn key(c: &Classifier, texts: &[(String, Channel)]) -> std::io::Result<String> {
     h.update(c.manifest.max_seq_len.to_le_bytes());
     h.update(b"normalize-v1");
     // The candle and fast encoders differ (int8 by design); candle keeps the old keys.
-    let encoder = c.config().encoder;
-    if encoder != crate::model::fast::EncoderKind::Candle {
+    let encoder = c.encoder_info();
+    if encoder.kind != crate::model::fast::EncoderKind::Candle {
         h.update(b"encoder-");
         h.update(encoder.cache_tag());
     }

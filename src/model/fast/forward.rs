@@ -143,13 +143,34 @@ pub fn run_thread(
     mats: &Mats,
     p: &mut Private,
 ) {
+    let isa = isa.checked();
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx512 {
-        // SAFETY: Isa::Avx512 is only constructed after runtime detection of these
-        // features (`Isa::detect`).
-        unsafe { run_thread_avx512(t, n, barrier, isa, w, batch, mats, p) };
-        return;
+    match isa {
+        // SAFETY: `checked` confirmed the tier's features at run time.
+        Isa::Avx512 => return unsafe { run_thread_avx512(t, n, barrier, isa, w, batch, mats, p) },
+        Isa::Avx2 | Isa::AvxVnni => {
+            return unsafe { run_thread_avx2(t, n, barrier, isa, w, batch, mats, p) }
+        }
+        Isa::Scalar => {}
     }
+    run_thread_body(t, n, barrier, isa, w, batch, mats, p)
+}
+
+/// The same code compiled with AVX2 and FMA, so the row operations are vectorised 8
+/// wide (the AVX2 and 256-bit VNNI tiers).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_thread_avx2(
+    t: usize,
+    n: usize,
+    barrier: &Barrier,
+    isa: Isa,
+    w: &Weights,
+    batch: &Batch,
+    mats: &Mats,
+    p: &mut Private,
+) {
     run_thread_body(t, n, barrier, isa, w, batch, mats, p)
 }
 

@@ -1,7 +1,8 @@
 //! The fast CPU encoder (issue 8): the same BERT forward pass as `model::bert`, written
 //! over plain buffers for serving. What makes it fast at 15 tokens a sentence:
 //! - weights packed once at load (candle's gemm re-packed them on every call: 36% of the
-//!   time), with AVX-512 kernels for f32 and int8 (VNNI);
+//!   time), with SIMD kernels for f32 and int8 on every x86-64 tier ([`Isa`]: AVX-512
+//!   VNNI, 256-bit VNNI, AVX2), chosen at start-up;
 //! - no padding: a batch's tokens are stacked, attention runs per sentence;
 //! - one persistent thread pool and one job per batch, with spin barriers between
 //!   phases instead of a rayon fork/join per operation;
@@ -12,6 +13,7 @@
 //! their inputs per row at run time, except the first layer's feed-forward (f32).
 
 mod forward;
+pub mod isa;
 pub mod kernels;
 mod ops;
 mod pool;
@@ -22,7 +24,7 @@ use super::backend::{Backend, BackendError};
 use super::bert::BertModel;
 use super::tokenize::Encoded;
 use forward::{Batch, Mats, Private};
-use kernels::Isa;
+pub use isa::{Isa, IsaUnavailable};
 use ndarray::Array2;
 use pool::Pool;
 use serde::{Deserialize, Serialize};
@@ -38,15 +40,18 @@ pub enum Precision {
     Int8,
 }
 
-/// Which encoder serves a bundle: candle (the reference, also what training uses), or
-/// the fast path in f32 or int8.
+/// Which encoder serves a bundle: candle (the reference, also what training uses), the
+/// fast path in f32 or int8, or `auto`: int8 on the best SIMD tier of this CPU, and
+/// candle where we have no SIMD tier (ARM, x86 without AVX2), since our scalar kernels
+/// are slower than candle's own SIMD matmul there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum EncoderKind {
-    #[default]
     Candle,
     F32,
     Int8,
+    #[default]
+    Auto,
 }
 
 impl EncoderKind {
@@ -55,22 +60,36 @@ impl EncoderKind {
             EncoderKind::Candle => "candle",
             EncoderKind::F32 => "f32",
             EncoderKind::Int8 => "int8",
+            EncoderKind::Auto => "auto",
+        }
+    }
+
+    /// What `auto` means on a CPU whose best usable tier is `isa`; other kinds are
+    /// themselves.
+    pub fn resolve(self, isa: Isa) -> EncoderKind {
+        match self {
+            EncoderKind::Auto if isa.is_simd() => EncoderKind::Int8,
+            EncoderKind::Auto => EncoderKind::Candle,
+            k => k,
         }
     }
 
     /// Names the encoder's numerics in cache keys: a change to what an encoder computes
-    /// (int8's f32 first-layer feed-forward) gets a new tag, so no stale vectors are read.
-    pub fn cache_tag(self) -> &'static str {
+    /// (int8's f32 first-layer feed-forward; 7-bit weights on the AVX2 tier) gets a new
+    /// tag, so no stale vectors are read. `self` must be resolved (not `auto`).
+    pub fn cache_tag(self, isa: Isa) -> &'static str {
         match self {
-            EncoderKind::Candle => "candle",
+            EncoderKind::Candle | EncoderKind::Auto => "candle",
             EncoderKind::F32 => "f32",
+            EncoderKind::Int8 if isa.int8_weight_max() < 127 => "int8-w7-ffn0-f32",
             EncoderKind::Int8 => "int8-ffn0-f32",
         }
     }
 
+    /// The fast encoder's arithmetic, or `None` for candle. `self` must be resolved.
     pub fn precision(self) -> Option<Precision> {
         match self {
-            EncoderKind::Candle => None,
+            EncoderKind::Candle | EncoderKind::Auto => None,
             EncoderKind::F32 => Some(Precision::F32),
             EncoderKind::Int8 => Some(Precision::Int8),
         }
@@ -84,8 +103,35 @@ impl std::str::FromStr for EncoderKind {
             "candle" => Ok(EncoderKind::Candle),
             "f32" => Ok(EncoderKind::F32),
             "int8" => Ok(EncoderKind::Int8),
-            _ => Err(format!("unknown encoder {s:?} (candle, f32 or int8)")),
+            "auto" => Ok(EncoderKind::Auto),
+            _ => Err(format!("unknown encoder {s:?} (auto, candle, f32 or int8)")),
         }
+    }
+}
+
+/// The encoder a classifier runs, as `/info`, `/metrics` and the start-up log name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EncoderInfo {
+    /// Resolved: never `auto`.
+    pub kind: EncoderKind,
+    /// The kernel tier of the fast encoder; `None` for candle.
+    pub isa: Option<Isa>,
+    /// Threads of the fast encoder's pool (candle: its rayon pool, not counted here).
+    pub threads: Option<usize>,
+}
+
+impl EncoderInfo {
+    pub fn candle() -> Self {
+        Self {
+            kind: EncoderKind::Candle,
+            isa: None,
+            threads: None,
+        }
+    }
+
+    /// The tag that names these numerics in embedding caches.
+    pub fn cache_tag(&self) -> &'static str {
+        self.kind.cache_tag(self.isa.unwrap_or(Isa::Scalar))
     }
 }
 
@@ -113,36 +159,34 @@ pub struct FastEncoder {
 }
 
 impl FastEncoder {
-    /// Packs (and for int8 quantises) `model`'s weights; `threads` = 0 uses every core.
+    /// Packs (and for int8 quantises) `model`'s weights for the best tier of this CPU;
+    /// `threads` = 0 uses every core.
     pub fn new(model: &BertModel, precision: Precision, threads: usize) -> Result<Self, String> {
-        Self::with_isa(model, precision, threads, Isa::detect())
+        Self::with_isa(model, precision, threads, Isa::best())
     }
 
-    /// As `new` with the instruction set forced (tests compare the scalar and SIMD paths).
+    /// As `new` on a chosen tier (a lower one than the best: tests and benchmarks run
+    /// every tier the machine has). A tier the CPU lacks is an error.
     pub fn with_isa(
         model: &BertModel,
         precision: Precision,
         threads: usize,
         isa: Isa,
     ) -> Result<Self, String> {
-        let isa = if isa == Isa::Avx512 {
-            Isa::detect()
-        } else {
-            isa
-        };
+        let isa = Isa::resolve(Some(isa)).map_err(|e| e.to_string())?;
         let threads = if threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             threads
         };
-        let weights = Weights::from_bert(model, precision)?;
+        let weights = Weights::from_bert(model, precision, isa)?;
         let pool = Pool::new(threads);
         let scratch = Scratch {
             privates: (0..pool.threads()).map(|_| Mutex::default()).collect(),
             ..Default::default()
         };
         if isa == Isa::Scalar {
-            tracing::warn!("no AVX-512 VNNI on this CPU: the fast encoder uses scalar kernels");
+            tracing::warn!("the fast encoder runs scalar kernels (no SIMD tier of ours here or one forced): expect it to be slower than candle");
         }
         Ok(Self {
             weights,

@@ -2,7 +2,7 @@
 //! linear layer packed once (f32 panels, or int8 quantised per output column).
 
 use super::kernels::{PackedF32, PackedI8};
-use super::Precision;
+use super::{Isa, Precision};
 use crate::model::bert::BertModel;
 use crate::model::config::BertConfig;
 use std::collections::HashMap;
@@ -20,9 +20,11 @@ pub enum Linear {
 }
 
 impl Linear {
-    fn new(w: &[f32], b: &[f32], n: usize, k: usize, precision: Precision) -> Self {
+    fn new(w: &[f32], b: &[f32], n: usize, k: usize, precision: Precision, isa: Isa) -> Self {
         match precision {
-            Precision::Int8 => Linear::I8(PackedI8::quantize(w, b, n, k)),
+            Precision::Int8 => {
+                Linear::I8(PackedI8::quantize(w, b, n, k, isa.int8_weight_max()))
+            }
             Precision::F32 => Linear::F32(PackedF32::pack(w, b, n, k)),
         }
     }
@@ -116,7 +118,9 @@ impl Tensors {
 }
 
 impl Weights {
-    pub fn from_bert(model: &BertModel, precision: Precision) -> Result<Self, String> {
+    /// Packs `model`'s weights for the kernels of `isa` (int8 weights are quantised to
+    /// the tier's range).
+    pub fn from_bert(model: &BertModel, precision: Precision, isa: Isa) -> Result<Self, String> {
         let c: &BertConfig = &model.config;
         let t = Tensors {
             map: model.named_tensors().into_iter().collect(),
@@ -148,11 +152,11 @@ impl Weights {
                 t.linear(&format!("{p}.intermediate.dense"), c.intermediate_size, h)?;
             let (f2w, f2b) = t.linear(&format!("{p}.output.dense"), h, c.intermediate_size)?;
             layers.push(LayerWeights {
-                qkv: Linear::new(&qkv_w, &qkv_b, 3 * h, h, precision),
-                out: Linear::new(&ow, &ob, h, h, precision),
+                qkv: Linear::new(&qkv_w, &qkv_b, 3 * h, h, precision, isa),
+                out: Linear::new(&ow, &ob, h, h, precision, isa),
                 norm1: t.norm(&format!("{p}.attention.output.LayerNorm"), h)?,
-                ff1: Linear::new(&f1w, &f1b, c.intermediate_size, h, ffn),
-                ff2: Linear::new(&f2w, &f2b, h, c.intermediate_size, ffn),
+                ff1: Linear::new(&f1w, &f1b, c.intermediate_size, h, ffn, isa),
+                ff2: Linear::new(&f2w, &f2b, h, c.intermediate_size, ffn, isa),
                 norm2: t.norm(&format!("{p}.output.LayerNorm"), h)?,
             });
         }
