@@ -1,12 +1,15 @@
 //! Criterion benches of the pipeline stages on banking77 test texts: tokenization, each
-//! encoder (candle f32, fast f32, fast int8) at batch 1, 8 and 32 over the same 2,048
-//! texts, and the heads. Criterion's `thrpt` is sentences/s.
+//! encoder (candle f32, and the fast f32 and int8 on every kernel tier this CPU runs) at
+//! batch 1, 8 and 32 over the same 2,048 texts, and the heads. Criterion's `thrpt` is
+//! sentences/s; groups are named `encoder_<kind>` (candle) and `encoder_<kind>_<tier>`.
 //! Run: `cargo bench --bench encoder` (figures in benches/README.md);
-//! `ENCODERS=f32,int8` to pick encoders, `TRIAGE_THREADS` for the fast encoders' threads.
+//! `ENCODERS=candle,int8@avx2,f32@avx512` to pick encoders (a kind without a tier runs on
+//! the best one; `int8@scalar` forces the scalar code), `TRIAGE_THREADS` for the fast
+//! encoders' threads.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::path::PathBuf;
-use triage::model::fast::{EncoderKind, FastEncoder};
+use triage::model::fast::{EncoderKind, FastEncoder, Isa};
 use triage::model::{Backend, Bundle, Encoded};
 
 fn texts(n: usize) -> Vec<String> {
@@ -48,25 +51,39 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
-    let kinds: Vec<EncoderKind> = std::env::var("ENCODERS")
-        .unwrap_or_else(|_| "candle,f32,int8".into())
-        .split(',')
-        .map(|k| k.trim().parse().expect("ENCODERS: candle, f32, int8"))
+    let simd = Isa::available().into_iter().filter(|i| i.is_simd());
+    let default: Vec<String> = std::iter::once("candle".to_string())
+        .chain(simd.flat_map(|i| [format!("f32@{i}"), format!("int8@{i}")]))
+        .collect();
+    let kinds: Vec<(EncoderKind, Isa)> = std::env::var("ENCODERS")
+        .map(|v| v.split(',').map(|k| k.trim().to_string()).collect())
+        .unwrap_or(default)
+        .iter()
+        .map(|spec| {
+            let (kind, isa) = spec.split_once('@').unwrap_or((spec, ""));
+            let kind: EncoderKind = kind.parse().expect("ENCODERS: candle, f32, int8");
+            let isa = if isa.is_empty() {
+                Isa::best()
+            } else {
+                isa.parse().expect("ENCODERS: a tier after @")
+            };
+            (kind.resolve(Isa::best()), isa)
+        })
         .collect();
     let threads = std::env::var("TRIAGE_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    for kind in kinds {
+    for (kind, isa) in kinds {
         let fast;
-        let encoder: &dyn Backend = match kind.precision() {
-            None => &b.encoder,
+        let (encoder, name): (&dyn Backend, String) = match kind.precision() {
+            None => (&b.encoder, format!("encoder_{}", kind.as_str())),
             Some(p) => {
-                fast = FastEncoder::new(&b.encoder, p, threads).expect("fast encoder");
-                &fast
+                fast = FastEncoder::with_isa(&b.encoder, p, threads, isa).expect("fast encoder");
+                (&fast, format!("encoder_{}_{isa}", kind.as_str()))
             }
         };
-        let mut g = c.benchmark_group(format!("encoder_{}", kind.as_str()));
+        let mut g = c.benchmark_group(name);
         for batch in [1usize, 8, 32] {
             g.throughput(Throughput::Elements(batch as u64));
             let mut start = 0;

@@ -110,6 +110,15 @@ impl Isa {
         }
     }
 
+    /// Columns per contiguous block of a packed weight panel: a tile's width, so that
+    /// a tile streams its weights sequentially (`kernels` module comment).
+    pub fn panel_block(self) -> usize {
+        match self {
+            Isa::Avx2 | Isa::AvxVnni => 16,
+            Isa::Scalar | Isa::Avx512 => 64,
+        }
+    }
+
     /// Whether the tier has SIMD kernels of ours (else the fast encoder is plain Rust,
     /// slower than candle's own SIMD matmul).
     pub fn is_simd(self) -> bool {
@@ -157,11 +166,7 @@ pub(crate) mod x86 {
     }
 
     pub fn avx512() -> bool {
-        has!("avx512f")
-            && has!("avx512bw")
-            && has!("avx512vl")
-            && has!("avx512vnni")
-            && avx2()
+        has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni") && avx2()
     }
 }
 
@@ -189,7 +194,10 @@ mod tests {
             assert_eq!(Isa::resolve(Some(isa)).is_ok(), isa.supported());
             // Tiers are nested: whatever runs a tier runs every tier below it.
             if isa.supported() {
-                assert!(Isa::ALL.iter().filter(|&&i| i <= isa).all(|i| i.supported()));
+                assert!(Isa::ALL
+                    .iter()
+                    .filter(|&&i| i <= isa)
+                    .all(|i| i.supported()));
             }
         }
         assert!(Isa::available().contains(&best));

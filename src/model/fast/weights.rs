@@ -22,10 +22,15 @@ pub enum Linear {
 impl Linear {
     fn new(w: &[f32], b: &[f32], n: usize, k: usize, precision: Precision, isa: Isa) -> Self {
         match precision {
-            Precision::Int8 => {
-                Linear::I8(PackedI8::quantize(w, b, n, k, isa.int8_weight_max()))
-            }
-            Precision::F32 => Linear::F32(PackedF32::pack(w, b, n, k)),
+            Precision::Int8 => Linear::I8(PackedI8::quantize(
+                w,
+                b,
+                n,
+                k,
+                isa.int8_weight_max(),
+                isa.panel_block(),
+            )),
+            Precision::F32 => Linear::F32(PackedF32::pack(w, b, n, k, isa.panel_block())),
         }
     }
 

@@ -3,7 +3,10 @@
 //!
 //! The panels are the AVX-512 kernels' (64 columns); a 256-bit register holds 8 floats,
 //! so a tile covers 16 of the 64 columns (2 registers) and the kernel walks a panel's 4
-//! column blocks in turn. Register budget (16 ymm):
+//! column blocks in turn. Each block is packed whole (`Isa::panel_block` = 16): with the
+//! AVX-512 layout a block's weights sat at a 256-byte stride and the tile stalled on
+//! their loads (38% of the int8 kernel's samples on one `vmovdqa` at batch 1). Register
+//! budget (16 ymm):
 //! - f32: 6 rows × 2 accumulators + 2 weight vectors + 1 broadcast = 15 (the 6×16 tile
 //!   of BLIS's Haswell kernel);
 //! - int8 with `vpmaddubsw`: every 4-k group costs `vpmaddubsw` (u8·i8 pairs summed into
@@ -205,9 +208,8 @@ unsafe fn store_row(
 /// One f32 tile: `R` rows × 16 columns.
 ///
 /// # Safety
-/// `a` points at the tile's first row (stride `lda`, `k` valid columns each), `b` at the
-/// first of the 16 columns in a 32-byte aligned panel (row stride `NR`), the rest as
-/// `store_row`.
+/// `a` points at the tile's first row (stride `lda`, `k` valid columns each), `b` at a
+/// 32-byte aligned column block of `k` rows of 16 floats, the rest as `store_row`.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
@@ -228,7 +230,7 @@ unsafe fn tile_f32<const R: usize>(
         // SAFETY: kk < k: the two aligned loads stay inside the panel and the broadcasts
         // inside each row's k columns.
         unsafe {
-            let bp = b.add(kk * NR);
+            let bp = b.add(kk * 16);
             let b0 = _mm256_load_ps(bp);
             let b1 = _mm256_load_ps(bp.add(8));
             for (r, acc_r) in acc.iter_mut().enumerate() {
@@ -268,7 +270,7 @@ pub unsafe fn gemm_f32(
             // SAFETY: p < panels() so the panel and its padded bias exist; rows are in
             // bounds of `a` and `out` (checked by the wrapper).
             unsafe {
-                let b = d.add(p * k * NR + blk * 16);
+                let b = d.add(p * k * NR + blk * k * 16);
                 let bias = w.bias.as_ptr().add(col0);
                 let mut r = rows.start;
                 while r < rows.end {
@@ -346,7 +348,7 @@ macro_rules! int8_gemm {
     ($(#[$doc:meta])* $gemm:ident, $tile:ident, $features:literal, $rows:literal, $dot:expr) => {
         /// # Safety
         /// As `store_row_i8`; `a` points at the tile's first quantised row (stride `kp`),
-        /// `b` at the first of the 16 columns in a 32-byte aligned int8 panel.
+        /// `b` at a 32-byte aligned int8 column block (`kp/4` groups of 64 bytes).
         #[inline]
         #[target_feature(enable = $features)]
         #[allow(clippy::too_many_arguments)]
@@ -364,10 +366,10 @@ macro_rules! int8_gemm {
         ) {
             let mut acc = [[_mm256_setzero_si256(); 2]; R];
             for g in 0..kp / 4 {
-                // SAFETY: g < kp/4: the loads stay inside the panel (4·NR bytes per
-                // group) and each 4-byte broadcast inside its row.
+                // SAFETY: g < kp/4: the loads stay inside the block (64 bytes per group)
+                // and each 4-byte broadcast inside its row.
                 unsafe {
-                    let bp = b.add(g * 4 * NR) as *const __m256i;
+                    let bp = b.add(g * 64) as *const __m256i;
                     let b0 = _mm256_load_si256(bp);
                     let b1 = _mm256_load_si256(bp.add(1));
                     for (r, acc_r) in acc.iter_mut().enumerate() {
@@ -407,9 +409,9 @@ macro_rules! int8_gemm {
                     let lanes = (cols - blk * 16).min(16);
                     let col0 = p * NR + blk * 16;
                     // SAFETY: p < panels(); rows in bounds of `qa` and `out` (wrapper
-                    // checks); 16 columns × 4 bytes = 64 bytes into each group.
+                    // checks); the block starts `blk·kp·16` bytes into the panel.
                     unsafe {
-                        let b = d.add(p * kp * NR + blk * 64);
+                        let b = d.add(p * kp * NR + blk * kp * 16);
                         let mut r = rows.start;
                         while r < rows.end {
                             let tile = balanced_tile(rows.end - r, $rows);

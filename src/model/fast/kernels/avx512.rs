@@ -285,8 +285,7 @@ unsafe fn tile_i8<const R: usize>(
         for v in 0..4 {
             // SAFETY: the panel's 64 columns of colsum and scale exist (padded).
             unsafe {
-                let cs =
-                    _mm512_loadu_si512(w.colsum.as_ptr().add(col0 + v * 16) as *const __m512i);
+                let cs = _mm512_loadu_si512(w.colsum.as_ptr().add(col0 + v * 16) as *const __m512i);
                 let sw = _mm512_loadu_ps(w.scale.as_ptr().add(col0 + v * 16));
                 let x = _mm512_sub_epi32(acc_r[v], _mm512_mullo_epi32(za, cs));
                 f[v] = _mm512_mul_ps(_mm512_cvtepi32_ps(x), _mm512_mul_ps(sw, sa));

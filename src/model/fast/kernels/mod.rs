@@ -5,10 +5,14 @@
 //! on any CPU. A SIMD path is taken only when runtime detection confirms its
 //! instructions ([`Isa::supported`], checked again at every safe entry point).
 //!
-//! Layouts (NR = 64 output columns per panel, padded with zero columns):
-//! - f32 panel `p`: `k` rows of 64 floats, element `(kk, c)` at `p·k·64 + kk·64 + c`;
-//! - int8 panel `p`: `kp/4` groups of 64 columns × 4 consecutive `k`, element `(kk, c)`
-//!   at `p·kp·64 + (kk/4)·256 + c·4 + kk%4` (what `vpdpbusd` multiplies at once);
+//! Layouts (NR = 64 output columns per panel, padded with zero columns). A panel is cut
+//! into column blocks of `B` columns (`B` = [`Isa::panel_block`]: 64 for AVX-512 and
+//! scalar, 16 for the 256-bit tiers, whose tile is 16 columns wide), each block stored
+//! whole, so a tile reads its weights as one sequential stream:
+//! - f32 panel `p`, column `c` = `blk·B + cc`: element `(kk, c)` at
+//!   `p·k·64 + blk·k·B + kk·B + cc`;
+//! - int8 panel `p`: groups of 4 consecutive `k` × `B` columns, element `(kk, c)` at
+//!   `p·kp·64 + blk·kp·B + (kk/4)·4B + cc·4 + kk%4` (what `vpdpbusd` multiplies at once);
 //! - activations: row-major, f32 with stride `k`, or u8 with stride `kp`
 //!   (`k` rounded up to 4; the padding meets zero weights).
 //!
@@ -73,22 +77,27 @@ pub use super::isa::Isa;
 pub struct PackedF32 {
     pub k: usize,
     pub n: usize,
+    /// Columns per block within a panel (see the module comment).
+    pub block: usize,
     data: Aligned<f32>,
     /// Bias padded to whole panels.
     bias: Vec<f32>,
 }
 
 impl PackedF32 {
-    pub fn pack(w: &[f32], bias: &[f32], n: usize, k: usize) -> Self {
+    /// Packs `w` (`[n, k]`) in column blocks of `block` (a divisor of `NR`).
+    pub fn pack(w: &[f32], bias: &[f32], n: usize, k: usize, block: usize) -> Self {
         assert_eq!(w.len(), n * k, "weight shape");
         assert_eq!(bias.len(), n, "bias shape");
+        assert!(block > 0 && NR.is_multiple_of(block), "block must divide {NR}");
         let panels = n.div_ceil(NR);
         let mut data = Aligned::zeroed(panels * k * NR);
         let d = data.as_mut_slice();
         for col in 0..n {
             let (p, c) = (col / NR, col % NR);
+            let base = p * k * NR + (c / block) * k * block + c % block;
             for kk in 0..k {
-                d[p * k * NR + kk * NR + c] = w[col * k + kk];
+                d[base + kk * block] = w[col * k + kk];
             }
         }
         let mut b = bias.to_vec();
@@ -96,6 +105,7 @@ impl PackedF32 {
         Self {
             k,
             n,
+            block,
             data,
             bias: b,
         }
@@ -113,6 +123,8 @@ pub struct PackedI8 {
     pub n: usize,
     /// Largest quantised magnitude (127, or 63 for `vpmaddubsw`).
     pub qmax: i8,
+    /// Columns per block within a panel (see the module comment).
+    pub block: usize,
     data: Aligned<i8>,
     scale: Vec<f32>,
     colsum: Vec<i32>,
@@ -120,11 +132,13 @@ pub struct PackedI8 {
 }
 
 impl PackedI8 {
-    /// Quantises `w` (`[n, k]`) with magnitudes up to `qmax` (1..=127).
-    pub fn quantize(w: &[f32], bias: &[f32], n: usize, k: usize, qmax: i8) -> Self {
+    /// Quantises `w` (`[n, k]`) with magnitudes up to `qmax` (1..=127), packed in column
+    /// blocks of `block` (a divisor of `NR`).
+    pub fn quantize(w: &[f32], bias: &[f32], n: usize, k: usize, qmax: i8, block: usize) -> Self {
         assert_eq!(w.len(), n * k, "weight shape");
         assert_eq!(bias.len(), n, "bias shape");
         assert!(qmax > 0, "qmax must be positive");
+        assert!(block > 0 && NR.is_multiple_of(block), "block must divide {NR}");
         let qm = qmax as f32;
         let kp = k.div_ceil(4) * 4;
         let panels = n.div_ceil(NR);
@@ -138,10 +152,11 @@ impl PackedI8 {
             let s = if amax > 0.0 { amax / qm } else { 1.0 };
             scale[col] = s;
             let (p, c) = (col / NR, col % NR);
+            let base = p * kp * NR + (c / block) * kp * block + (c % block) * 4;
             for (kk, &x) in row.iter().enumerate() {
                 let q = (x / s).round().clamp(-qm, qm) as i8;
                 colsum[col] += q as i32;
-                d[p * kp * NR + (kk / 4) * 4 * NR + c * 4 + kk % 4] = q;
+                d[base + (kk / 4) * 4 * block + kk % 4] = q;
             }
         }
         let mut b = bias.to_vec();
@@ -151,6 +166,7 @@ impl PackedI8 {
             kp,
             n,
             qmax,
+            block,
             data,
             scale,
             colsum,
@@ -331,14 +347,18 @@ pub unsafe fn gemm_f32(
     if rows.is_empty() || panels.is_empty() {
         return;
     }
+    let isa = isa.checked();
+    // A SIMD kernel reads its tier's block layout (scalar code reads any).
+    assert!(
+        !isa.is_simd() || w.block == isa.panel_block(),
+        "weights packed for another tier"
+    );
     #[cfg(target_arch = "x86_64")]
-    match isa.checked() {
+    match isa {
         // SAFETY: `checked` confirmed the tier's instructions at run time; bounds were
         // checked above; exclusivity of the output block is the caller's promise.
         Isa::Avx512 => return unsafe { avx512::gemm_f32(a, rows, w, panels, epi, out) },
-        Isa::Avx2 | Isa::AvxVnni => {
-            return unsafe { avx2::gemm_f32(a, rows, w, panels, epi, out) }
-        }
+        Isa::Avx2 | Isa::AvxVnni => return unsafe { avx2::gemm_f32(a, rows, w, panels, epi, out) },
         Isa::Scalar => {}
     }
     let _ = isa;
@@ -346,13 +366,17 @@ pub unsafe fn gemm_f32(
     for p in panels {
         let cols = (n - p * NR).min(NR);
         let panel = &d[p * k * NR..(p + 1) * k * NR];
+        let bl = w.block;
         for r in rows.clone() {
             let arow = &a[r * k..r * k + k];
             let mut acc = [0f32; NR];
-            for (kk, &x) in arow.iter().enumerate() {
-                let b = &panel[kk * NR..kk * NR + NR];
-                for c in 0..NR {
-                    acc[c] += x * b[c];
+            for (blk, acc) in acc.chunks_exact_mut(bl).enumerate() {
+                let block = &panel[blk * k * bl..(blk + 1) * k * bl];
+                for (kk, &x) in arow.iter().enumerate() {
+                    let b = &block[kk * bl..(kk + 1) * bl];
+                    for c in 0..bl {
+                        acc[c] += x * b[c];
+                    }
                 }
             }
             // SAFETY: in bounds (check_args); this block is ours per the caller.
@@ -390,8 +414,13 @@ pub unsafe fn gemm_i8(
     if rows.is_empty() || panels.is_empty() {
         return;
     }
+    let isa = isa.checked();
+    assert!(
+        !isa.is_simd() || w.block == isa.panel_block(),
+        "weights packed for another tier"
+    );
     #[cfg(target_arch = "x86_64")]
-    match isa.checked() {
+    match isa {
         // SAFETY: as in gemm_f32.
         Isa::Avx512 => return unsafe { avx512::gemm_i8(qa, rows, w, panels, epi, out) },
         Isa::AvxVnni => return unsafe { avx2::gemm_i8_vnni(qa, rows, w, panels, epi, out) },
@@ -408,14 +437,18 @@ pub unsafe fn gemm_i8(
     for p in panels {
         let cols = (n - p * NR).min(NR);
         let panel = &d[p * kp * NR..(p + 1) * kp * NR];
+        let bl = w.block;
         for r in rows.clone() {
             let arow = &qd[r * kp..(r + 1) * kp];
             let mut acc = [0i32; NR];
-            for g in 0..kp / 4 {
-                let grp = &panel[g * 4 * NR..(g + 1) * 4 * NR];
-                for c in 0..NR {
-                    for t in 0..4 {
-                        acc[c] += arow[g * 4 + t] as i32 * grp[c * 4 + t] as i32;
+            for (blk, acc) in acc.chunks_exact_mut(bl).enumerate() {
+                let block = &panel[blk * kp * bl..(blk + 1) * kp * bl];
+                for g in 0..kp / 4 {
+                    let grp = &block[g * 4 * bl..(g + 1) * 4 * bl];
+                    for c in 0..bl {
+                        for t in 0..4 {
+                            acc[c] += arow[g * 4 + t] as i32 * grp[c * 4 + t] as i32;
+                        }
                     }
                 }
             }
@@ -494,7 +527,7 @@ mod tests {
                 let w = random(&mut rng, n * k, 0.1);
                 let bias = random(&mut rng, n, 0.5);
                 let res = random(&mut rng, m * n, 1.0);
-                let packed = PackedF32::pack(&w, &bias, n, k);
+                let packed = PackedF32::pack(&w, &bias, n, k, isa.panel_block());
                 let want = naive(&a, &w, &bias, m, n, k);
                 for epi in ["none", "gelu", "residual"] {
                     let mut buf = vec![f32::NAN; m * n];
@@ -537,7 +570,11 @@ mod tests {
         let n = w.n;
         let mut buf = vec![f32::NAN; m * n];
         let out = SharedMat::new(&mut buf, m, n);
-        let (half, pm) = if split { (m / 2, w.panels() / 2) } else { (m, 0) };
+        let (half, pm) = if split {
+            (m / 2, w.panels() / 2)
+        } else {
+            (m, 0)
+        };
         unsafe {
             gemm_i8(isa, qa, 0..half, w, 0..w.panels(), epi, &out);
             gemm_i8(isa, qa, half..m, w, 0..pm, epi, &out);
@@ -573,7 +610,7 @@ mod tests {
                 assert_eq!(qa.scale, qv.scale);
                 assert_eq!(qa.zero, qv.zero);
                 let qmax = isa.int8_weight_max();
-                let packed = PackedI8::quantize(&w, &bias, n, k, qmax);
+                let packed = PackedI8::quantize(&w, &bias, n, k, qmax, isa.panel_block());
                 let got = run_i8(isa, &qv, &packed, m, Epilogue::None, true);
                 // Error bound: each product carries at most half a step of each factor.
                 for r in 0..m {
@@ -583,7 +620,8 @@ mod tests {
                     for c in 0..n {
                         let wmax = w[c * k..(c + 1) * k]
                             .iter()
-                            .fold(0f32, |x, y| x.max(y.abs())) as f64;
+                            .fold(0f32, |x, y| x.max(y.abs()))
+                            as f64;
                         let bound =
                             k as f64 * (amax * wmax / qmax as f64 + wmax * amax / 127.0) * 0.5
                                 + 1e-4;
@@ -634,7 +672,13 @@ mod tests {
         let (m, k, n) = (7, 256, 72);
         // Rows alternate between all-max and a ramp; the zero point is 0 (all ≥ 0).
         let a: Vec<f32> = (0..m * k)
-            .map(|i| if (i / k) % 2 == 0 { 1.0 } else { (i % k) as f32 / k as f32 })
+            .map(|i| {
+                if (i / k) % 2 == 0 {
+                    1.0
+                } else {
+                    (i % k) as f32 / k as f32
+                }
+            })
             .collect();
         for isa in isas() {
             let qmax = isa.int8_weight_max();
@@ -651,7 +695,7 @@ mod tests {
                 })
                 .collect();
             let bias = vec![0.0; n];
-            let packed = PackedI8::quantize(&w, &bias, n, k, qmax);
+            let packed = PackedI8::quantize(&w, &bias, n, k, qmax, isa.panel_block());
             let mut qa = QuantRows::default();
             qa.quantize(isa, &a, m, k);
             assert!(qa.data.as_slice()[..k].iter().all(|&u| u == 255));
