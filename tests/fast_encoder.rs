@@ -256,3 +256,44 @@ fn server_with_the_int8_encoder_answers_like_candle() {
     }
     assert!(same >= 30, "int8 and candle agree on {same} of 32 intents");
 }
+
+/// What runs is what `/info` and `/metrics` say: `auto` serves int8 on the tier asked
+/// for (or the best), and candle when only the scalar tier is left.
+#[test]
+fn info_and_metrics_name_the_encoder_and_its_tier() {
+    let mut cases: Vec<(Option<Isa>, &str, Option<Isa>)> = Isa::available()
+        .into_iter()
+        .filter(|i| i.is_simd())
+        .map(|i| (Some(i), "int8", Some(i)))
+        .collect();
+    cases.push((None, "int8", Some(Isa::best())));
+    cases.push((Some(Isa::Scalar), "candle", None));
+    if !Isa::best().is_simd() {
+        cases.retain(|c| c.0 == Some(Isa::Scalar) || c.0.is_none());
+        cases.iter_mut().for_each(|c| (c.1, c.2) = ("candle", None));
+    }
+    for (forced, kind, isa) in cases {
+        let server = common::TestServer::start(|c| {
+            c.encoder = EncoderKind::Auto;
+            c.isa = forced;
+        });
+        let (s, info) = common::get(&server.url("/info"));
+        assert_eq!(s, 200);
+        let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+        let enc = &info["encoder"];
+        assert_eq!(enc["kind"], kind, "{forced:?}: {enc}");
+        assert_eq!(enc["isa"], serde_json::json!(isa), "{forced:?}: {enc}");
+        assert_eq!(info["models"][0]["encoder"], *enc);
+        // The recorder is process-wide (servers before this one left their lines), so
+        // look for this tier's line rather than the first.
+        let (_, metrics) = common::get(&server.url("/metrics"));
+        let tier = isa.map_or("none", Isa::as_str);
+        let want = format!(
+            "triage_model_encoder_info{{model=\"triage-en-small\",encoder=\"{kind}\",isa=\"{tier}\"}} 1"
+        );
+        assert!(
+            metrics.lines().any(|l| l == want),
+            "{forced:?}: no {want:?} in /metrics"
+        );
+    }
+}

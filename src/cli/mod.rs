@@ -165,6 +165,26 @@ mod tests {
     }
 
     #[test]
+    fn a_forced_instruction_set_is_refused_when_the_cpu_lacks_it() {
+        use crate::model::fast::Isa;
+        for isa in Isa::ALL {
+            let cli =
+                Cli::try_parse_from(["triage", "--isa", isa.as_str(), "classify", "x"]).unwrap();
+            match cli.common.resolve() {
+                Ok(c) => {
+                    assert!(isa.supported(), "{isa} accepted");
+                    assert_eq!(c.isa, Some(isa));
+                }
+                Err(e) => {
+                    assert!(!isa.supported(), "{isa} refused: {e}");
+                    assert!(e.to_string().contains("not available on this CPU"), "{e}");
+                }
+            }
+        }
+        assert!(Cli::try_parse_from(["triage", "--isa", "neon", "serve"]).is_err());
+    }
+
+    #[test]
     fn model_may_be_repeated_or_comma_separated() {
         assert_eq!(models(&["triage", "--model", "a", "serve"]), ["a"]);
         assert_eq!(

@@ -89,7 +89,10 @@ impl PackedF32 {
     pub fn pack(w: &[f32], bias: &[f32], n: usize, k: usize, block: usize) -> Self {
         assert_eq!(w.len(), n * k, "weight shape");
         assert_eq!(bias.len(), n, "bias shape");
-        assert!(block > 0 && NR.is_multiple_of(block), "block must divide {NR}");
+        assert!(
+            block > 0 && NR.is_multiple_of(block),
+            "block must divide {NR}"
+        );
         let panels = n.div_ceil(NR);
         let mut data = Aligned::zeroed(panels * k * NR);
         let d = data.as_mut_slice();
@@ -138,7 +141,10 @@ impl PackedI8 {
         assert_eq!(w.len(), n * k, "weight shape");
         assert_eq!(bias.len(), n, "bias shape");
         assert!(qmax > 0, "qmax must be positive");
-        assert!(block > 0 && NR.is_multiple_of(block), "block must divide {NR}");
+        assert!(
+            block > 0 && NR.is_multiple_of(block),
+            "block must divide {NR}"
+        );
         let qm = qmax as f32;
         let kp = k.div_ceil(4) * 4;
         let panels = n.div_ceil(NR);
