@@ -80,8 +80,9 @@ pub struct MemoryConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SuggestConfig {
-    /// Load the knowledge base `kb` at start and answer suggestion requests. Off, the
-    /// server classifies as before and `/v1/suggest` answers 503 `kb_unavailable`.
+    /// Load the knowledge base `kb` at start (in the background: `/ready` does not wait
+    /// for it) and answer suggestion requests. Off, the server classifies as before and
+    /// `/v1/suggest` answers 503 `kb_unavailable`.
     pub enabled: bool,
     /// Where article embeddings are cached between restarts [default: `kb` under
     /// `TRIAGE_CACHE_DIR`, else `.cache/triage/kb`].

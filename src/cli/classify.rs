@@ -108,7 +108,7 @@ impl Kb {
                     watch_interval_ms: 0,
                     ..config.suggest.search.clone()
                 };
-                Some(LiveKb::start(
+                Some(LiveKb::load_now(
                     &config.kb,
                     &config.suggest.cache_dir(),
                     options,

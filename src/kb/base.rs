@@ -251,6 +251,12 @@ impl KnowledgeBase {
         &self.content_hash
     }
 
+    /// The fingerprint of the embedder the articles were embedded with
+    /// ([`Embedder::fingerprint`]: `name@version:hash` for a bundle).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
     /// Intents that articles are tagged with but the given label set lacks: such articles
     /// never get the intent boost, which usually means a typo or a renamed label.
     pub fn unknown_intents(&self, labels: &[String]) -> Vec<KbIssue> {

@@ -58,7 +58,7 @@ pub async fn reload(State(state): State<AppState>) -> Result<Json<ReloadResponse
 }
 
 #[utoipa::path(get, path = "/admin/kb", responses(
-    (status = 200, description = "The knowledge base serving now: articles, version, articles left out with file and line, last error", body = KbStatus),
+    (status = 200, description = "The knowledge base serving now: state (`indexing` while it is first loaded in the background), articles, version, articles left out with file and line, last error", body = KbStatus),
     (status = 503, description = "Model still loading", body = ErrorBody)))]
 pub async fn kb(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiError> {
     state.classifier()?;
@@ -70,7 +70,9 @@ pub async fn kb(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiErro
 
 /// Checks the article files now rather than at the next watch interval (and retries a
 /// base that did not load): for a deployment that must see an edit at once. Every
-/// bundle's index is refreshed; the answer is the default bundle's status.
+/// bundle's index is refreshed; the answer is the default bundle's status. While a base
+/// is first indexed this returns at once with `indexing`: that load reads the files as
+/// they are now.
 #[utoipa::path(post, path = "/admin/kb/reload", responses(
     (status = 200, description = "Reloaded if anything changed; the status afterwards", body = KbStatus),
     (status = 503, description = "Model loading, or suggestions disabled", body = ErrorBody)))]

@@ -1,9 +1,11 @@
 //! Liveness and readiness. `/health` is 200 as long as the process serves HTTP;
 //! `/ready` is 503 until every configured bundle is loaded and warmed up, so a load
 //! balancer sends no traffic to a replica that would only answer `not_ready` (or answer
-//! one language but not the other). A knowledge base that did not load does not make a
-//! replica unready (classification still works); `/ready` says so under `kb` for
-//! monitoring.
+//! one language but not the other). A knowledge base neither makes a replica unready
+//! nor delays it (classification works without one): it is indexed in the background
+//! after the bundles load, which for a large base on a slow CPU takes minutes, and
+//! `/ready` says under `kb` whether it is `indexing`, `ready`, `unavailable` (did not
+//! load) or `disabled`, for monitoring.
 
 use super::AppState;
 use axum::extract::State;
@@ -17,7 +19,7 @@ pub async fn health() -> Json<Value> {
 }
 
 #[utoipa::path(get, path = "/ready", responses(
-    (status = 200, description = "Every bundle loaded and warmed up; `model` and `kb` are the default bundle's, `models` lists each with its queue and knowledge base"),
+    (status = 200, description = "Every bundle loaded and warmed up; `model` and `kb` are the default bundle's, `models` lists each with its queue and knowledge base. `kb.state` is `indexing` until a base's first load in the background finishes (suggestions answer `kb_unavailable` meanwhile), then `ready` or `unavailable`; `disabled` when suggestions are off"),
     (status = 503, description = "Still loading")))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let Ok(bundles) = state.bundles() else {

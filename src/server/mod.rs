@@ -1,7 +1,8 @@
 //! The HTTP layer: thin handlers, one file per resource, over [`Classifier`]s — one per
 //! served bundle ([`Bundles`]). The server listens at once and loads the models in the
-//! background, so `/health` answers during start-up and `/ready` turns 200 only when
-//! every bundle is loaded and warmed up.
+//! background, all at the same time, so `/health` answers during start-up and `/ready`
+//! turns 200 as soon as every bundle is loaded and warmed up. Knowledge bases are indexed
+//! after that, in the background: `/ready` does not wait for them ([`LiveKb`]).
 
 mod admin;
 mod classify;
@@ -19,6 +20,7 @@ use crate::bundles::{Bundles, BundlesError, Served};
 use crate::classify::Classifier;
 use crate::config::Config;
 use crate::error::TriageError;
+use crate::kb::Embedder;
 use crate::policy::{HandoffService, PolicyError};
 use crate::suggest::{KbStatus, LiveKb};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -40,7 +42,13 @@ pub struct AppState {
     /// file stops start-up early.
     handoff: Arc<OnceLock<Arc<HandoffService>>>,
     prometheus: metrics_exporter_prometheus::PrometheusHandle,
+    /// What each bundle's knowledge base is indexed with; the classifier itself unless
+    /// [`AppState::with_kb_embedder`] says otherwise.
+    kb_embedder: Option<Arc<KbEmbedderFn>>,
 }
+
+/// Makes the embedder of a bundle's knowledge base from its classifier.
+pub type KbEmbedderFn = dyn Fn(&Arc<Classifier>) -> Arc<dyn Embedder> + Send + Sync;
 
 /// Why a server could not start serving.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +68,20 @@ impl AppState {
             bundles: Arc::new(OnceLock::new()),
             handoff: Arc::new(OnceLock::new()),
             prometheus: metrics::handle(),
+            kb_embedder: None,
         }
+    }
+
+    /// Indexes every bundle's knowledge base with what `wrap` makes of its classifier
+    /// instead of the classifier itself: for tests that hold indexing back or count the
+    /// texts embedded. The wrapper must give the classifier's vectors and fingerprint,
+    /// since queries are embedded by the classifier.
+    pub fn with_kb_embedder(
+        mut self,
+        wrap: impl Fn(&Arc<Classifier>) -> Arc<dyn Embedder> + Send + Sync + 'static,
+    ) -> Self {
+        self.kb_embedder = Some(Arc::new(wrap));
+        self
     }
 
     /// Every served bundle, or 503 `not_ready` while they load.
@@ -92,7 +113,8 @@ impl AppState {
     }
 
     /// The default bundle's knowledge base, when suggestions are enabled and the models
-    /// have loaded (the base itself may still be unavailable: see [`LiveKb::status`]).
+    /// have loaded (the base itself may still be indexing or unavailable: see
+    /// [`LiveKb::status`]).
     pub fn kb(&self) -> Option<&Arc<LiveKb>> {
         self.bundles.get()?.default_bundle().kb.as_ref()
     }
@@ -189,9 +211,13 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 }
 
 /// Loads the handoff policy (watching its file) and conversation memory, then every
-/// configured bundle in order: each is warmed up and gets its own knowledge-base index
-/// (which may fail without stopping anything: that bundle then classifies without
-/// suggestions). The state turns ready only when all are loaded.
+/// configured bundle at the same time (one thread each; every encoder has its own thread
+/// pool), so start-up takes as long as the slowest bundle rather than the sum. Each is
+/// warmed up; then each gets its own knowledge-base index, built in the background (it
+/// may fail without stopping anything: that bundle then classifies without suggestions).
+/// The state turns ready when every bundle is loaded, without waiting for the indexes.
+/// The bundles keep the configured order; when several fail, the error is the first's in
+/// that order.
 pub fn load_model(state: &AppState) -> Result<(), StartupError> {
     let handoff = match state.handoff.get() {
         Some(h) => h.clone(),
@@ -204,22 +230,57 @@ pub fn load_model(state: &AppState) -> Result<(), StartupError> {
     if state.is_ready() {
         return Ok(());
     }
-    let served = state
-        .config
-        .models()
-        .iter()
-        .map(|m| load_one(state, &handoff, m))
-        .collect::<Result<Vec<_>, _>>()?;
+    let started = Instant::now();
+    let classifiers = in_parallel(&state.config.models(), |m| load_one(state, &handoff, m))?;
+    let without_kb = |c: &Arc<Classifier>| Served {
+        classifier: c.clone(),
+        kb: None,
+    };
+    // Names are checked before any index starts work for nothing.
+    Bundles::new(classifiers.iter().map(without_kb).collect())?;
+    // Indexing starts only now, so that it does not compete for the cores with bundles
+    // still loading (`/ready` waits for those, not for it).
+    let served = classifiers
+        .into_iter()
+        .map(|classifier| Served {
+            kb: start_kb(state, &classifier),
+            classifier,
+        })
+        .collect();
     state.set_bundles(Bundles::new(served)?);
+    tracing::info!(
+        secs = started.elapsed().as_secs_f64(),
+        "every model loaded and warmed up: ready (knowledge bases index in the background)"
+    );
     Ok(())
 }
 
-/// One bundle: classifier, warm-up, knowledge base.
+/// Runs `load` on every item at once, one thread each, and returns the results in the
+/// items' order, or the first error in that order (once every load has finished).
+fn in_parallel<I: Sync, T: Send, E: Send>(
+    items: &[I],
+    load: impl Fn(&I) -> Result<T, E> + Sync,
+) -> Result<Vec<T>, E> {
+    if items.len() < 2 {
+        return items.iter().map(&load).collect();
+    }
+    let load = &load;
+    std::thread::scope(|scope| {
+        let running: Vec<_> = items.iter().map(|i| scope.spawn(move || load(i))).collect();
+        running
+            .into_iter()
+            // A load that panicked crashes start-up as it did when loads ran in turn.
+            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// One bundle: classifier and warm-up.
 fn load_one(
     state: &AppState,
     handoff: &Arc<HandoffService>,
     model: &str,
-) -> Result<Served, StartupError> {
+) -> Result<Arc<Classifier>, StartupError> {
     let started = Instant::now();
     let bundle = crate::model::Bundle::load(model)?;
     let unknown = handoff.policy().get().unknown_labels(&bundle.manifest);
@@ -229,29 +290,39 @@ fn load_one(
     let classifier =
         Arc::new(Classifier::new(bundle, (*state.config).clone()).with_handoff(handoff.clone()));
     classifier.warm_up();
-    let kb = state.config.suggest.enabled.then(|| {
-        let labels: Vec<String> = classifier
-            .heads()
-            .iter()
-            .filter(|h| h.spec.name.starts_with("intent."))
-            .flat_map(|h| h.spec.labels.iter().cloned())
-            .collect();
-        // The disk cache is keyed by the bundle's fingerprint: one file per bundle.
-        Arc::new(LiveKb::start(
-            &state.config.kb,
-            &state.config.suggest.cache_dir(),
-            state.config.suggest.search.clone(),
-            classifier.clone(),
-            labels,
-        ))
-    });
     tracing::info!(
         model = %classifier.manifest.name,
         version = %classifier.manifest.version,
         secs = started.elapsed().as_secs_f64(),
         "model loaded and warmed up"
     );
-    Ok(Served { classifier, kb })
+    Ok(classifier)
+}
+
+/// A bundle's knowledge base, indexed in the background; `None` when suggestions are off.
+fn start_kb(state: &AppState, classifier: &Arc<Classifier>) -> Option<Arc<LiveKb>> {
+    if !state.config.suggest.enabled {
+        return None;
+    }
+    let labels: Vec<String> = classifier
+        .heads()
+        .iter()
+        .filter(|h| h.spec.name.starts_with("intent."))
+        .flat_map(|h| h.spec.labels.iter().cloned())
+        .collect();
+    let embedder: Arc<dyn Embedder> = match &state.kb_embedder {
+        Some(wrap) => wrap(classifier),
+        None => classifier.clone(),
+    };
+    // The disk cache is keyed by the bundle's fingerprint (weights and encoder
+    // numerics): one file per bundle, reused across restarts.
+    Some(Arc::new(LiveKb::start(
+        &state.config.kb,
+        &state.config.suggest.cache_dir(),
+        state.config.suggest.search.clone(),
+        embedder,
+        labels,
+    )))
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
@@ -302,4 +373,59 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_parallel;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Every load is running before any returns (each waits, bounded, for the others),
+    /// and the results come back in the items' order although the first finishes last.
+    #[test]
+    fn loads_run_at_once_and_keep_the_configured_order() {
+        let inside = AtomicUsize::new(0);
+        let items = ["a", "b", "c"];
+        let out = in_parallel(&items, |name| {
+            inside.fetch_add(1, Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while inside.load(Ordering::SeqCst) < items.len() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let all_at_once = inside.load(Ordering::SeqCst) == items.len();
+            // The first configured finishes last.
+            if *name == "a" {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Ok::<_, String>((name.to_string(), all_at_once))
+        })
+        .unwrap();
+        assert_eq!(
+            out,
+            [
+                ("a".to_string(), true),
+                ("b".to_string(), true),
+                ("c".to_string(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_first_error_in_configured_order_wins() {
+        let items = [1, 2, 3, 4];
+        let err = in_parallel(&items, |&i| {
+            // The later failure happens first.
+            std::thread::sleep(Duration::from_millis(if i == 2 { 60 } else { 0 }));
+            if i % 2 == 0 {
+                Err(format!("bundle {i} failed"))
+            } else {
+                Ok(i)
+            }
+        })
+        .unwrap_err();
+        assert_eq!(err, "bundle 2 failed");
+        assert_eq!(in_parallel(&[7], |&i| Ok::<_, ()>(i)), Ok(vec![7]));
+        assert_eq!(in_parallel(&[] as &[u8], |&i| Ok::<_, ()>(i)), Ok(vec![]));
+    }
 }

@@ -38,7 +38,7 @@ struct Source {
         (status = 413, description = "A text or too many texts", body = ErrorBody),
         (status = 422, description = "Not exactly one of text, texts, conversation_id; empty text; k out of range; unknown channel, intent set, mode or model (`unknown_model`)", body = ErrorBody),
         (status = 429, description = "Queue full; retry after `Retry-After` seconds", body = ErrorBody),
-        (status = 503, description = "Model loading, or `kb_unavailable`: suggestions disabled or the knowledge base not loaded", body = ErrorBody)))]
+        (status = 503, description = "Model loading, or `kb_unavailable`: suggestions disabled, the knowledge base still being indexed (`kb.state = indexing` in `/ready`), or not loaded", body = ErrorBody)))]
 pub async fn suggest(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SuggestRequest>,
@@ -128,6 +128,9 @@ pub async fn suggest(
             classifier.manifest.name
         ))
     })?;
+    // Before the encoder runs: while the base is first indexed, that encoder is busy
+    // embedding its articles, and the answer would be 503 anyway.
+    kb.serving()?;
     let (mut responses, mut texts, emb) = classifier.analyse(vec![prepared], started).await?;
     let (Some(response), Some(text)) = (responses.pop(), texts.pop()) else {
         return Err(TriageError::Internal("no analysis for the text".into()).into());

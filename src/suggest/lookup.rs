@@ -67,14 +67,10 @@ impl<'a> Lookup<'a> {
 }
 
 impl LiveKb {
-    /// Searches the base serving now. `KbUnavailable` when it did not load.
+    /// Searches the base serving now. `KbUnavailable` while it is first indexed or when
+    /// it did not load.
     pub fn lookup(&self, l: &Lookup<'_>, want: Want) -> Result<Found, TriageError> {
-        let handle = self.handle().ok_or_else(|| {
-            TriageError::KbUnavailable(format!(
-                "the knowledge base {} is not loaded (see /ready)",
-                self.source().display()
-            ))
-        })?;
+        let handle = self.serving()?;
         let kb = handle.current();
         let negative = l.negative();
         let emotions: &[String] = match l.emotion {
@@ -109,6 +105,21 @@ impl LiveKb {
             count(Mode::Agent, found.agent.len());
         }
         Ok(found)
+    }
+
+    /// The base serving now, or why there is none as a `KbUnavailable` error.
+    pub fn serving(&self) -> Result<crate::kb::KbHandle, TriageError> {
+        if let Some(h) = self.handle() {
+            return Ok(h);
+        }
+        let source = self.source().display();
+        Err(TriageError::KbUnavailable(if self.is_indexing() {
+            format!(
+                "the knowledge base {source} is still being indexed; retry shortly (see /ready)"
+            )
+        } else {
+            format!("the knowledge base {source} is not loaded (see /ready)")
+        }))
     }
 }
 

@@ -43,14 +43,21 @@ impl TestServer {
         Self::start_with(edit, true)
     }
 
-    /// `load = false` leaves the model unloaded, as during start-up.
+    /// `load = false` leaves the model unloaded, as during start-up. A loaded server is
+    /// returned once every knowledge base has finished its first indexing (whether it
+    /// then serves or not), as the tests expect of the suggestions they ask for.
     pub fn start_with(edit: impl FnOnce(&mut Config), load: bool) -> Self {
-        let mut config = Config {
-            models: vec![default_model()],
-            ..Config::default()
-        };
-        edit(&mut config);
-        let state = AppState::new(config);
+        let state = AppState::new(test_config(edit));
+        let server = Self::start_state(state, load);
+        if load {
+            server.wait_kb_indexed();
+        }
+        server
+    }
+
+    /// Serves `state`, loading its models first when `load`, without waiting for the
+    /// knowledge bases (they index in the background, as in `triage serve`).
+    pub fn start_state(state: AppState, load: bool) -> Self {
         if load {
             server::load_model(&state).expect("model loads");
         }
@@ -85,6 +92,61 @@ impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
+
+    /// The knowledge-base states of every bundle in `/ready` (empty while it is 503).
+    pub fn kb_states(&self) -> Vec<String> {
+        let (status, body) = get(&self.url("/ready"));
+        let ready: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if status != 200 {
+            return Vec::new();
+        }
+        ready["models"]
+            .as_array()
+            .map(|models| {
+                models
+                    .iter()
+                    .map(|m| m["kb"]["state"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Polls `/ready` until no bundle's knowledge base is `indexing` any more (it is then
+    /// `ready`, `unavailable` or `disabled`); panics after two minutes.
+    pub fn wait_kb_indexed(&self) -> Vec<String> {
+        self.wait_kb(|states| !states.is_empty() && states.iter().all(|s| s != "indexing"))
+    }
+
+    /// Polls `/ready` until every bundle's knowledge base is `ready`; panics after two
+    /// minutes.
+    pub fn wait_kb_ready(&self) {
+        self.wait_kb(|states| !states.is_empty() && states.iter().all(|s| s == "ready"));
+    }
+
+    fn wait_kb(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let started = std::time::Instant::now();
+        loop {
+            let states = self.kb_states();
+            if done(&states) {
+                return states;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "knowledge bases still {states:?} after two minutes"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// The default test configuration (the shipped default bundle), edited.
+pub fn test_config(edit: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config {
+        models: vec![default_model()],
+        ..Config::default()
+    };
+    edit(&mut config);
+    config
 }
 
 impl Drop for TestServer {
