@@ -74,7 +74,7 @@ pub enum FrozenEncoder {
     /// candle's matmul) or the fast encoder cannot be built, with a log line saying so.
     #[default]
     Fast,
-    /// The candle reference, padded batches (what the model is trained with).
+    /// The candle reference in padded batches: what recipes ran before the fast encoder.
     Candle,
 }
 
@@ -169,21 +169,14 @@ mod tests {
 
     /// A recipe with `extra` appended to its `[train]` table.
     fn recipe_with_train(extra: &str) -> Result<Recipe, String> {
-        let dir = std::env::temp_dir().join(format!("triage-recipe-fe-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join(format!("r{}.toml", extra.len()));
-        std::fs::write(
-            &p,
-            format!(
-                "name = \"x\"\nversion = \"1\"\nbase = \"b\"\nbase_model = \"b\"\nout = \"o\"\n\
-                 [train]\nepochs = 1\nbatch_size = 8\nlr = 1e-4\nhead_lr = 1e-2\nwarmup = 0.1\n\
-                 weight_decay = 0.0\ndropout = 0.1\nclip = 1\nfreeze_layers = 2\neval_every = 10\n\
-                 patience = 2\nmax_minutes = 1\n{extra}\n\
-                 [[task]]\nhead = \"intent.x\"\ndata = \"d:train\"\ndev = \"d:dev\"\n"
-            ),
-        )
-        .unwrap();
-        Recipe::load(&p)
+        let text = format!(
+            "name = \"x\"\nversion = \"1\"\nbase = \"b\"\nbase_model = \"b\"\nout = \"o\"\n\
+             [train]\nepochs = 1\nbatch_size = 8\nlr = 1e-4\nhead_lr = 1e-2\nwarmup = 0.1\n\
+             weight_decay = 0.0\ndropout = 0.1\nclip = 1\nfreeze_layers = 2\neval_every = 10\n\
+             patience = 2\nmax_minutes = 1\n{extra}\n\
+             [[task]]\nhead = \"intent.x\"\ndata = \"d:train\"\ndev = \"d:dev\"\n"
+        );
+        toml::from_str(&text).map_err(|e| e.to_string())
     }
 
     #[test]
