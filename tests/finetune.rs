@@ -78,7 +78,7 @@ dev = "{dev}"
         .args(["train", "--recipe"])
         .arg(&recipe)
         .env("TRIAGE_CACHE_DIR", dir.join("cache"))
-        .env("TRIAGE_LOG", "warn")
+        .env("TRIAGE_LOG", "warn,triage::train::finetune=info")
         .output()
         .unwrap();
     assert!(
@@ -86,6 +86,15 @@ dev = "{dev}"
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The recipe leaves `frozen_encoder` at its default: the fast encoder wherever this
+    // CPU has a SIMD tier of ours.
+    if triage::model::fast::Isa::best().is_simd() {
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            log.contains("frozen layers cached by the fast f32 encoder"),
+            "{log}"
+        );
+    }
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let dev_acc = report["heads"][0][2].as_f64().unwrap();
     assert!(

@@ -31,6 +31,11 @@ pub fn pad_batch(batch: &[&Encoded], device: &Device) -> candle_core::Result<Bat
     let mut type_ids = vec![0u32; n * seq];
     let mut mask = vec![0u32; n * seq];
     for (row, enc) in batch.iter().enumerate() {
+        if enc.type_ids.len() != enc.len() {
+            return Err(candle_core::Error::Msg(
+                "ids and type ids differ in length".into(),
+            ));
+        }
         let base = row * seq;
         ids[base..base + enc.len()].copy_from_slice(&enc.ids);
         type_ids[base..base + enc.len()].copy_from_slice(&enc.type_ids);
@@ -41,6 +46,28 @@ pub fn pad_batch(batch: &[&Encoded], device: &Device) -> candle_core::Result<Bat
         type_ids: Tensor::from_vec(type_ids, (n, seq), device)?,
         mask: Tensor::from_vec(mask, (n, seq), device)?,
     })
+}
+
+/// Candle's per-token hidden states after the first `k` layers, one `[len·h]` vector per
+/// item with the padding cut off: the same shape as `FastEncoder::hidden_after`, so
+/// training's frozen-layer cache and the tests that compare the two see one form.
+pub fn candle_hidden_after(
+    model: &BertModel,
+    batch: &[&Encoded],
+    k: usize,
+) -> Result<Vec<Vec<f32>>, BackendError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let input = pad_batch(batch, &Device::Cpu)?;
+    let hidden = model.hidden_after(&input, k, false)?;
+    let (_, s, h) = hidden.dims3()?;
+    let flat = hidden.flatten_all()?.to_vec1::<f32>()?;
+    Ok(batch
+        .iter()
+        .enumerate()
+        .map(|(row, e)| flat[row * s * h..(row * s + e.len()) * h].to_vec())
+        .collect())
 }
 
 impl Backend for BertModel {

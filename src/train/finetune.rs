@@ -12,14 +12,15 @@
 
 use super::adamw::AdamW;
 use super::head_only::{calibrated_head, new_spec, TrainError};
-use super::recipe::Recipe;
+use super::recipe::{FrozenEncoder, Recipe};
 use super::targets::{class_targets, head_kind, labels_of, multi_hot, usable};
 use crate::classify::Classifier;
 use crate::config::Config;
 use crate::data::{self, Record};
-use crate::model::backend::pad_batch;
+use crate::model::backend::candle_hidden_after;
 use crate::model::bert::{mean_pool_normalize, BertModel};
 use crate::model::bundle::read_weights;
+use crate::model::fast::{FastEncoder, Isa, Precision};
 use crate::model::writer::write_with_encoder;
 use crate::model::{Bundle, Encoded, Head, HeadKind, Manifest};
 use crate::text::{self, Channel, NormalizeOptions};
@@ -99,9 +100,38 @@ fn task_records(
     Ok((train, dev))
 }
 
-/// Runs the frozen lower layers once over `records`, in length-sorted batches.
+/// The fast f32 encoder for the frozen-layer cache, when the recipe allows it and this
+/// CPU has a SIMD tier of ours (or the config forces one): a read-only copy of the base
+/// weights, so training still updates only its own candle model. `None`: candle computes
+/// the cache.
+fn frozen_encoder(recipe: &Recipe, base: &Bundle, config: &Config) -> Option<FastEncoder> {
+    if recipe.train.frozen_encoder == FrozenEncoder::Candle {
+        tracing::info!("frozen layers cached by candle (the recipe asks for it)");
+        return None;
+    }
+    let isa = config.isa.unwrap_or_else(Isa::best);
+    if !isa.is_simd() && config.isa.is_none() {
+        tracing::info!("frozen layers cached by candle: no SIMD tier of the fast encoder here");
+        return None;
+    }
+    let threads = config.threads.unwrap_or(0);
+    match FastEncoder::with_isa(&base.encoder, Precision::F32, threads, isa) {
+        Ok(fast) => {
+            tracing::info!(isa = %fast.isa(), threads = fast.threads(), "frozen layers cached by the fast f32 encoder");
+            Some(fast)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "fast encoder unavailable: frozen layers cached by candle");
+            None
+        }
+    }
+}
+
+/// Runs the frozen lower layers once over `records`, in length-sorted batches, on `fast`
+/// if given (unpadded), else on candle (padded).
 fn frozen_outputs(
     bundle: &Bundle,
+    fast: Option<&FastEncoder>,
     norm: &NormalizeOptions,
     records: &[Record],
     k: usize,
@@ -126,17 +156,14 @@ fn frozen_outputs(
     order.sort_by_key(|&i| encs[i].len());
     let mut out: Vec<(Vec<f32>, usize)> = vec![(Vec::new(), 0); encs.len()];
     let bar = crate::cli::progress_bar(encs.len() as u64, what);
-    let h = bundle.config.hidden_size;
     for chunk in order.chunks(64) {
         let refs: Vec<&Encoded> = chunk.iter().map(|&i| &encs[i]).collect();
-        let input = pad_batch(&refs, &Device::Cpu)?;
-        let hidden = bundle.encoder.hidden_after(&input, k, false)?;
-        let (_, s, _) = hidden.dims3()?;
-        let flat = hidden.flatten_all()?.to_vec1::<f32>()?;
-        for (row, &i) in chunk.iter().enumerate() {
-            let len = encs[i].len();
-            let start = row * s * h;
-            out[i] = (flat[start..start + len * h].to_vec(), len);
+        let hidden = match fast {
+            Some(fast) => fast.hidden_after(&refs, k)?,
+            None => candle_hidden_after(&bundle.encoder, &refs, k)?,
+        };
+        for (states, &i) in hidden.into_iter().zip(chunk) {
+            out[i] = (states, encs[i].len());
         }
         bar.inc(chunk.len() as u64);
     }
@@ -362,6 +389,7 @@ pub fn run(
     };
     let k = ts.freeze_layers.min(base.encoder.num_layers());
     let h = base.config.hidden_size;
+    let fast = frozen_encoder(recipe, &base, &config);
     let mut tasks = Vec::new();
     for task in &recipe.tasks {
         let (train, dev) = task_records(recipe, task, root, &mut rng)?;
@@ -370,11 +398,15 @@ pub fn run(
         let labels = labels_of(kind, &train);
         let dev = usable(dev, kind, Some(&labels));
         tracing::info!(head = %task.head, train = train.len(), dev = dev.len(), labels = labels.len(), "task");
-        let tr = frozen_outputs(&base, &norm, &train, k, &format!("{} train", task.head))?;
+        let cache = |records: &[Record], split: &str| {
+            let what = format!("{} {split}", task.head);
+            frozen_outputs(&base, fast.as_ref(), &norm, records, k, &what)
+        };
+        let tr = cache(&train, "train")?;
         let mut stop_dev = dev.clone();
         stop_dev.shuffle(&mut rng);
         stop_dev.truncate(ts.dev_for_stopping.max(1));
-        let dv = frozen_outputs(&base, &norm, &stop_dev, k, &format!("{} dev", task.head))?;
+        let dv = cache(&stop_dev, "dev")?;
         tasks.push(TaskData {
             head: task.head.clone(),
             kind,
@@ -385,6 +417,8 @@ pub fn run(
             labels,
         });
     }
+    // Its pool and weight copy are not needed for the rest of the run.
+    drop(fast);
     let train_examples: usize = tasks.iter().map(|t| t.train.len()).sum();
     tracing::info!(
         train_examples,

@@ -58,6 +58,8 @@ pub enum TrainError {
     Triage(#[from] crate::error::TriageError),
     #[error("training failed: {0}")]
     Fit(#[from] candle_core::Error),
+    #[error(transparent)]
+    Encoder(#[from] crate::model::BackendError),
     #[error("{0}")]
     Invalid(String),
 }

@@ -11,7 +11,9 @@
 //!   sentence's rows × the head's `head_dim` columns of the context;
 //! - layer norms are computed by every thread for all rows into its own buffer (cheap
 //!   next to the matmuls, and it saves two barriers per layer);
-//! - the output: each thread pools the sentences of its range.
+//! - the output: after the last layer every thread holds all rows in its private `xn`;
+//!   for pooled embeddings each thread pools the sentences of its range, for token states
+//!   each thread copies the rows of its range, so each output row has one writer.
 //!
 //! Buffer reuse is ordered by the barriers: `sum` holds the attention block's residual
 //! sum until every thread has normalised it (before the barrier after FFN1), then the
@@ -34,8 +36,25 @@ pub struct Mats<'a> {
     pub ctx: SharedMat<'a>,
     pub sum: SharedMat<'a>,
     pub ffn: SharedMat<'a>,
-    /// `[batch, h]` sentence embeddings.
+    /// `[batch, h]` sentence embeddings, or `[rows, h]` token states (see `Output`).
     pub out: SharedMat<'a>,
+}
+
+/// What a pass writes into `Mats::out`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Mean-pooled, L2-normalised sentence embeddings (serving).
+    Pooled,
+    /// Every token's hidden state, stacked as in the batch (training's frozen-layer cache).
+    Tokens,
+}
+
+/// How far a pass runs and what it returns.
+#[derive(Clone, Copy, Debug)]
+pub struct Pass {
+    /// Layers to run from the bottom (at most all of them; 0 = the embeddings' output).
+    pub layers: usize,
+    pub output: Output,
 }
 
 /// One thread's own buffers.
@@ -141,19 +160,22 @@ pub fn run_thread(
     w: &Weights,
     batch: &Batch,
     mats: &Mats,
+    pass: Pass,
     p: &mut Private,
 ) {
     let isa = isa.checked();
     #[cfg(target_arch = "x86_64")]
     match isa {
         // SAFETY: `checked` confirmed the tier's features at run time.
-        Isa::Avx512 => return unsafe { run_thread_avx512(t, n, barrier, isa, w, batch, mats, p) },
+        Isa::Avx512 => {
+            return unsafe { run_thread_avx512(t, n, barrier, isa, w, batch, mats, pass, p) }
+        }
         Isa::Avx2 | Isa::AvxVnni => {
-            return unsafe { run_thread_avx2(t, n, barrier, isa, w, batch, mats, p) }
+            return unsafe { run_thread_avx2(t, n, barrier, isa, w, batch, mats, pass, p) }
         }
         Isa::Scalar => {}
     }
-    run_thread_body(t, n, barrier, isa, w, batch, mats, p)
+    run_thread_body(t, n, barrier, isa, w, batch, mats, pass, p)
 }
 
 /// The same code compiled with AVX2 and FMA, so the row operations are vectorised 8
@@ -169,9 +191,10 @@ unsafe fn run_thread_avx2(
     w: &Weights,
     batch: &Batch,
     mats: &Mats,
+    pass: Pass,
     p: &mut Private,
 ) {
-    run_thread_body(t, n, barrier, isa, w, batch, mats, p)
+    run_thread_body(t, n, barrier, isa, w, batch, mats, pass, p)
 }
 
 /// The same code compiled with AVX-512 enabled, so the row operations inlined into it
@@ -187,9 +210,10 @@ unsafe fn run_thread_avx512(
     w: &Weights,
     batch: &Batch,
     mats: &Mats,
+    pass: Pass,
     p: &mut Private,
 ) {
-    run_thread_body(t, n, barrier, isa, w, batch, mats, p)
+    run_thread_body(t, n, barrier, isa, w, batch, mats, pass, p)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -202,6 +226,7 @@ fn run_thread_body(
     w: &Weights,
     batch: &Batch,
     mats: &Mats,
+    pass: Pass,
     p: &mut Private,
 ) {
     let (h, m, dh) = (w.hidden, batch.rows, w.head_dim);
@@ -220,7 +245,7 @@ fn run_thread_body(
         (Epilogue::None, Some(w.act))
     };
     let items = batch.spans.len() * w.heads;
-    for layer in &w.layers {
+    for layer in w.layers.iter().take(pass.layers) {
         linear(
             isa,
             &layer.qkv,
@@ -308,10 +333,22 @@ fn run_thread_body(
         barrier.wait();
         norm_rows(&mats.sum, &layer.norm2, w.eps, m, &mut p.xn);
     }
-    for s in share(batch.spans.len(), t, n) {
-        let (start, len) = batch.spans[s];
-        // SAFETY: sentence s is in this thread's range; each output row has one writer.
-        let dst = unsafe { mats.out.slice_mut(s, 0, h) };
-        ops::mean_pool_normalize(&p.xn[start * h..(start + len) * h], len, h, dst);
+    match pass.output {
+        Output::Pooled => {
+            for s in share(batch.spans.len(), t, n) {
+                let (start, len) = batch.spans[s];
+                // SAFETY: sentence s is in this thread's range; each output row has one
+                // writer.
+                let dst = unsafe { mats.out.slice_mut(s, 0, h) };
+                ops::mean_pool_normalize(&p.xn[start * h..(start + len) * h], len, h, dst);
+            }
+        }
+        Output::Tokens => {
+            for r in share(m, t, n) {
+                // SAFETY: row r is in this thread's range; each output row has one writer.
+                let dst = unsafe { mats.out.slice_mut(r, 0, h) };
+                dst.copy_from_slice(&p.xn[r * h..(r + 1) * h]);
+            }
+        }
     }
 }

@@ -8,6 +8,9 @@
 //!   phases instead of a rayon fork/join per operation;
 //! - buffers kept between calls.
 //!
+//! Besides sentence embeddings it returns per-token hidden states after the first `k`
+//! layers (`FastEncoder::hidden_after`, f32 only): training's frozen-layer cache.
+//!
 //! `Precision::F32` reproduces the candle encoder (cosine ≥ 0.9999, tested);
 //! `Precision::Int8` quantises the linear layers' weights per output column at load and
 //! their inputs per row at run time, except the first layer's feed-forward (f32).
@@ -23,7 +26,7 @@ mod weights;
 use super::backend::{Backend, BackendError};
 use super::bert::BertModel;
 use super::tokenize::Encoded;
-use forward::{Batch, Mats, Private};
+use forward::{Batch, Mats, Output, Pass, Private};
 pub use isa::{Isa, IsaUnavailable};
 use ndarray::Array2;
 use pool::Pool;
@@ -40,10 +43,10 @@ pub enum Precision {
     Int8,
 }
 
-/// Which encoder serves a bundle: candle (the reference, also what training uses), the
-/// fast path in f32 or int8, or `auto`: int8 on the best SIMD tier of this CPU, and
-/// candle where we have no SIMD tier (ARM, x86 without AVX2), since our scalar kernels
-/// are slower than candle's own SIMD matmul there.
+/// Which encoder serves a bundle: candle (the reference, what training back-propagates
+/// through), the fast path in f32 or int8, or `auto`: int8 on the best SIMD tier of this
+/// CPU, and candle where we have no SIMD tier (ARM, x86 without AVX2), since our scalar
+/// kernels are slower than candle's own SIMD matmul there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum EncoderKind {
@@ -208,10 +211,44 @@ impl FastEncoder {
     pub fn isa(&self) -> Isa {
         self.isa
     }
-}
 
-impl Backend for FastEncoder {
-    fn embed(&self, batch: &[&Encoded]) -> Result<Array2<f32>, BackendError> {
+    /// Per-token hidden states after the first `k` layers, one `[len·h]` vector per item
+    /// in input order: what candle's `BertModel::hidden_after` returns, without padding
+    /// (k = 0: the embeddings' layer-normed output; k above the model's depth: all
+    /// layers, as there). Training caches these for its frozen lower layers.
+    ///
+    /// f32 only: int8 would change the numbers training learns from, so an int8 encoder
+    /// refuses rather than quietly caching different states.
+    pub fn hidden_after(
+        &self,
+        batch: &[&Encoded],
+        k: usize,
+    ) -> Result<Vec<Vec<f32>>, BackendError> {
+        if self.precision != Precision::F32 {
+            return Err(BackendError(
+                "per-token hidden states need the f32 fast encoder (int8 changes them)".into(),
+            ));
+        }
+        let pass = Pass {
+            layers: k,
+            output: Output::Tokens,
+        };
+        let h = self.weights.hidden;
+        let flat = self.run(batch, pass)?;
+        let mut rest = flat.as_slice();
+        Ok(batch
+            .iter()
+            .map(|e| {
+                let (mine, tail) = rest.split_at(e.len() * h);
+                rest = tail;
+                mine.to_vec()
+            })
+            .collect())
+    }
+
+    /// One pool job over `batch`: `[batch, h]` pooled embeddings or `[rows, h]` token
+    /// states, flat, as `pass` asks.
+    fn run(&self, batch: &[&Encoded], pass: Pass) -> Result<Vec<f32>, BackendError> {
         let w = &self.weights;
         let h = w.hidden;
         let mut spans = Vec::with_capacity(batch.len());
@@ -229,9 +266,13 @@ impl Backend for FastEncoder {
             spans,
             rows,
         };
-        let mut out = vec![0f32; batch.len() * h];
+        let out_rows = match pass.output {
+            Output::Pooled => batch.len(),
+            Output::Tokens => rows,
+        };
+        let mut out = vec![0f32; out_rows * h];
         if batch.is_empty() {
-            return Ok(Array2::zeros((0, h)));
+            return Ok(out);
         }
         let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let s = &mut *guard;
@@ -244,16 +285,28 @@ impl Backend for FastEncoder {
             ctx: SharedMat::new(&mut s.ctx, rows, h),
             sum: SharedMat::new(&mut s.sum, rows, h),
             ffn: SharedMat::new(&mut s.ffn, rows, w.inter),
-            out: SharedMat::new(&mut out, batch.len(), h),
+            out: SharedMat::new(&mut out, out_rows, h),
         };
         let privates = &s.privates;
         let n = self.pool.threads();
         let isa = self.isa;
         self.pool.run(&|t, barrier| {
             let mut p = privates[t].lock().unwrap_or_else(|e| e.into_inner());
-            forward::run_thread(t, n, barrier, isa, w, &input, &mats, &mut p);
+            forward::run_thread(t, n, barrier, isa, w, &input, &mats, pass, &mut p);
         });
-        Array2::from_shape_vec((batch.len(), h), out).map_err(|e| BackendError(e.to_string()))
+        Ok(out)
+    }
+}
+
+impl Backend for FastEncoder {
+    fn embed(&self, batch: &[&Encoded]) -> Result<Array2<f32>, BackendError> {
+        let pass = Pass {
+            layers: self.weights.layers.len(),
+            output: Output::Pooled,
+        };
+        let out = self.run(batch, pass)?;
+        Array2::from_shape_vec((batch.len(), self.weights.hidden), out)
+            .map_err(|e| BackendError(e.to_string()))
     }
 
     fn hidden_size(&self) -> usize {
