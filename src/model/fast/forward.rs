@@ -178,43 +178,41 @@ pub fn run_thread(
     run_thread_body(t, n, barrier, isa, w, batch, mats, pass, p)
 }
 
-/// The same code compiled with AVX2 and FMA, so the row operations are vectorised 8
-/// wide (the AVX2 and 256-bit VNNI tiers).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn run_thread_avx2(
-    t: usize,
-    n: usize,
-    barrier: &Barrier,
-    isa: Isa,
-    w: &Weights,
-    batch: &Batch,
-    mats: &Mats,
-    pass: Pass,
-    p: &mut Private,
-) {
-    run_thread_body(t, n, barrier, isa, w, batch, mats, pass, p)
+/// `run_thread_body` compiled again with a tier's features enabled, so the row
+/// operations inlined into it (layer norm, attention, softmax, pooling) are vectorised
+/// to the tier's width.
+macro_rules! run_thread_with {
+    ($(#[$doc:meta])* $name:ident, $features:literal) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            t: usize,
+            n: usize,
+            barrier: &Barrier,
+            isa: Isa,
+            w: &Weights,
+            batch: &Batch,
+            mats: &Mats,
+            pass: Pass,
+            p: &mut Private,
+        ) {
+            run_thread_body(t, n, barrier, isa, w, batch, mats, pass, p)
+        }
+    };
 }
 
-/// The same code compiled with AVX-512 enabled, so the row operations inlined into it
-/// (layer norm, attention, softmax, pooling) are vectorised 16 wide.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn run_thread_avx512(
-    t: usize,
-    n: usize,
-    barrier: &Barrier,
-    isa: Isa,
-    w: &Weights,
-    batch: &Batch,
-    mats: &Mats,
-    pass: Pass,
-    p: &mut Private,
-) {
-    run_thread_body(t, n, barrier, isa, w, batch, mats, pass, p)
-}
+run_thread_with!(
+    /// 8 wide: the AVX2 and 256-bit VNNI tiers.
+    run_thread_avx2,
+    "avx2,fma"
+);
+run_thread_with!(
+    /// 16 wide: the AVX-512 tier.
+    run_thread_avx512,
+    "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"
+);
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]

@@ -201,32 +201,18 @@ pub unsafe fn gemm_f32(
                 let left = rows.end - r;
                 let tile = balanced_tile(left);
                 let ap = a.as_ptr().add(r * k);
-                let args = (ap, k, b, k, bias, epi, r, p * NR, cols, out);
+                macro_rules! go {
+                    ($rows:literal) => {
+                        tile_f32::<$rows>(ap, k, b, k, bias, epi, r, p * NR, cols, out)
+                    };
+                }
                 match tile {
-                    6 => tile_f32::<6>(
-                        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8,
-                        args.9,
-                    ),
-                    5 => tile_f32::<5>(
-                        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8,
-                        args.9,
-                    ),
-                    4 => tile_f32::<4>(
-                        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8,
-                        args.9,
-                    ),
-                    3 => tile_f32::<3>(
-                        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8,
-                        args.9,
-                    ),
-                    2 => tile_f32::<2>(
-                        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8,
-                        args.9,
-                    ),
-                    _ => tile_f32::<1>(
-                        args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8,
-                        args.9,
-                    ),
+                    6 => go!(6),
+                    5 => go!(5),
+                    4 => go!(4),
+                    3 => go!(3),
+                    2 => go!(2),
+                    _ => go!(1),
                 }
                 r += tile;
             }
