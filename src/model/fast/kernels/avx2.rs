@@ -12,7 +12,7 @@
 //! - int8 with `vpmaddubsw`: every 4-k group costs `vpmaddubsw` (u8·i8 pairs summed into
 //!   i16) + `vpmaddwd` by ones (pairs into i32) + `vpaddd`, and needs a vector of ones
 //!   and temporaries: 4 rows × 2 accumulators (14 registers in all), as ONNX Runtime's
-//!   MLAS U8S8 AVX2 kernel does. Weights are 7-bit so the i16 sums cannot saturate
+//!   MLAS U8S8 AVX2 kernel does. Activations are 7-bit so the i16 sums cannot saturate
 //!   ([`Isa::int8_weight_max`]);
 //! - int8 with `vpdpbusd` (VEX or EVEX, 256-bit): one instruction and no temporaries, so
 //!   6 rows × 2 accumulators as for f32, and full 8-bit weights.
@@ -124,14 +124,15 @@ pub unsafe fn min_max(row: &[f32]) -> (f32, f32) {
     (lo, hi)
 }
 
-/// `out[i] = clamp(round_even(row[i]·inv + z), 0, 255)`, bit for bit as the scalar code.
+/// `out[i] = clamp(round_even(row[i]·inv + z), 0, max)`, bit for bit as the scalar code.
 ///
 /// # Safety
 /// The CPU has AVX2 + FMA; `out` is at least as long as `row`.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, out: &mut [u8]) {
+pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, max: u8, out: &mut [u8]) {
     assert!(out.len() >= row.len());
     let (vi, vz) = (_mm256_set1_ps(inv), _mm256_set1_ps(z));
+    let vmax = _mm256_set1_epi32(max as i32);
     // The two narrowing packs interleave 128-bit lanes; this puts the 4-byte groups
     // back in order.
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -143,10 +144,15 @@ pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, out: &mut [u8]) {
         // the signed-to-unsigned saturating packs clamp to [0, 255] as the scalar code.
         unsafe {
             let p = row.as_ptr().add(i);
-            let q0 = _mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_loadu_ps(p), vi, vz));
-            let q1 = _mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_loadu_ps(p.add(8)), vi, vz));
-            let q2 = _mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_loadu_ps(p.add(16)), vi, vz));
-            let q3 = _mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_loadu_ps(p.add(24)), vi, vz));
+            macro_rules! q {
+                ($o:expr) => {
+                    _mm256_min_epi32(
+                        _mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_loadu_ps(p.add($o)), vi, vz)),
+                        vmax,
+                    )
+                };
+            }
+            let (q0, q1, q2, q3) = (q!(0), q!(8), q!(16), q!(24));
             let w01 = _mm256_packus_epi32(q0, q1);
             let w23 = _mm256_packus_epi32(q2, q3);
             let b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w01, w23), order);
@@ -155,7 +161,7 @@ pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, out: &mut [u8]) {
         i += 32;
     }
     for (o, &x) in out[i..n].iter_mut().zip(&row[i..]) {
-        *o = x.mul_add(inv, z).round_ties_even().clamp(0.0, 255.0) as u8;
+        *o = x.mul_add(inv, z).round_ties_even().clamp(0.0, max as f32) as u8;
     }
 }
 
@@ -439,7 +445,7 @@ macro_rules! int8_gemm {
 }
 
 /// `vpmaddubsw` + `vpmaddwd` + `vpaddd`. Exact only while no pair sum exceeds i16,
-/// which 7-bit weights guarantee.
+/// which 7-bit activations guarantee.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn dot_maddubs(acc: __m256i, x: __m256i, b: __m256i) -> __m256i {
@@ -460,7 +466,7 @@ fn dot_evex(acc: __m256i, x: __m256i, b: __m256i) -> __m256i {
 }
 
 int8_gemm!(
-    /// Int8 GEMM on AVX2 (`vpmaddubsw`), weights quantised to 7 bits.
+    /// Int8 GEMM on AVX2 (`vpmaddubsw`), activations quantised to 7 bits.
     gemm_i8,
     tile_i8,
     "avx2,fma",

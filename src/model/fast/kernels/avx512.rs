@@ -56,7 +56,7 @@ pub unsafe fn min_max(row: &[f32]) -> (f32, f32) {
 /// # Safety
 /// The CPU has AVX-512F/BW; `out` is at least as long as `row`.
 #[target_feature(enable = "avx512f,avx512bw")]
-pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, out: &mut [u8]) {
+pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, max: u8, out: &mut [u8]) {
     assert!(out.len() >= row.len());
     let (vi, vz) = (_mm512_set1_ps(inv), _mm512_set1_ps(z));
     let zero = _mm512_setzero_si512();
@@ -70,6 +70,7 @@ pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, out: &mut [u8]) {
         unsafe {
             let x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row.as_ptr().add(i)), vi, vz);
             let q = _mm512_max_epi32(_mm512_cvtps_epi32(x), zero);
+            let q = _mm512_min_epi32(q, _mm512_set1_epi32(max as i32));
             _mm512_mask_cvtusepi32_storeu_epi8(out.as_mut_ptr().add(i) as *mut _, m, q);
         }
         i += 16;

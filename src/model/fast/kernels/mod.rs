@@ -16,9 +16,9 @@
 //! - activations: row-major, f32 with stride `k`, or u8 with stride `kp`
 //!   (`k` rounded up to 4; the padding meets zero weights).
 //!
-//! Int8 arithmetic: weights symmetric per output column (`w ≈ sw·q`, q ∈ [-127, 127], or
-//! [-63, 63] on the AVX2 tier: see [`Isa::int8_weight_max`]),
-//! activations asymmetric per row (`a ≈ sa·(u − za)`, u ∈ [0, 255]), so
+//! Int8 arithmetic: weights symmetric per output column (`w ≈ sw·q`, q ∈ [-127, 127]),
+//! activations asymmetric per row (`a ≈ sa·(u − za)`, u ∈ [0, 255], or [0, 127] on the
+//! AVX2 tier: see [`Isa::int8_activation_max`]), so
 //! `Σ a·w ≈ sa·sw·(Σ u·q − za·Σ q)`; `Σ q` per column is precomputed.
 
 use super::shared::SharedMat;
@@ -188,6 +188,9 @@ impl PackedI8 {
 /// Rows of activations quantised to u8 with a scale and zero point per row.
 pub struct QuantRows {
     pub kp: usize,
+    /// Largest quantised value: 255, or 127 where the kernel needs it
+    /// ([`Isa::int8_activation_max`]).
+    pub max: u8,
     data: Aligned<u8>,
     scale: Vec<f32>,
     zero: Vec<i32>,
@@ -197,6 +200,7 @@ impl Default for QuantRows {
     fn default() -> Self {
         Self {
             kp: 0,
+            max: 255,
             data: Aligned::zeroed(0),
             scale: Vec::new(),
             zero: Vec::new(),
@@ -207,10 +211,19 @@ impl Default for QuantRows {
 impl QuantRows {
     /// Quantises `m` rows of `a` (row-major, `k` columns) into this buffer (grown as
     /// needed). The range always contains 0, so zero is exact (as in ONNX Runtime's
-    /// dynamic quantisation). Rounding is to nearest, ties to even, on every path.
+    /// dynamic quantisation). Rounding is to nearest, ties to even, on every path. The
+    /// range is the one `isa`'s int8 kernel needs ([`Isa::int8_activation_max`]).
     pub fn quantize(&mut self, isa: Isa, a: &[f32], m: usize, k: usize) {
+        self.quantize_to(isa, isa.int8_activation_max(), a, m, k)
+    }
+
+    /// As `quantize`, to `0..=max`, with `isa`'s SIMD code.
+    pub fn quantize_to(&mut self, isa: Isa, max: u8, a: &[f32], m: usize, k: usize) {
         assert!(a.len() >= m * k, "activations too short");
+        assert!(max > 0, "max must be positive");
         let isa = isa.checked();
+        let levels = max as f32;
+        self.max = max;
         let kp = k.div_ceil(4) * 4;
         if self.data.len() < m * kp {
             self.data = Aligned::zeroed(m * kp);
@@ -223,8 +236,8 @@ impl QuantRows {
             let row = &a[r * k..(r + 1) * k];
             let (lo, hi) = min_max(isa, row);
             let (lo, hi) = (lo.min(0.0), hi.max(0.0));
-            let s = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
-            let z = (-lo / s).round().clamp(0.0, 255.0);
+            let s = if hi > lo { (hi - lo) / levels } else { 1.0 };
+            let z = (-lo / s).round().clamp(0.0, levels);
             self.scale[r] = s;
             self.zero[r] = z as i32;
             let inv = 1.0 / s;
@@ -234,20 +247,20 @@ impl QuantRows {
                 Isa::Avx512 => {
                     // SAFETY: `checked` confirmed AVX-512F/BW; the function writes
                     // exactly `row.len()` bytes of `out`, which is longer.
-                    unsafe { avx512::quantize_row(row, inv, z, out) };
+                    unsafe { avx512::quantize_row(row, inv, z, max, out) };
                     out[k..].fill(0);
                     continue;
                 }
                 Isa::Avx2 | Isa::AvxVnni => {
                     // SAFETY: `checked` confirmed AVX2 + FMA; as above.
-                    unsafe { avx2::quantize_row(row, inv, z, out) };
+                    unsafe { avx2::quantize_row(row, inv, z, max, out) };
                     out[k..].fill(0);
                     continue;
                 }
                 Isa::Scalar => {}
             }
             for (o, &x) in out.iter_mut().zip(row) {
-                *o = x.mul_add(inv, z).round_ties_even().clamp(0.0, 255.0) as u8;
+                *o = x.mul_add(inv, z).round_ties_even().clamp(0.0, levels) as u8;
             }
             out[k..].fill(0);
         }
@@ -431,8 +444,11 @@ pub unsafe fn gemm_i8(
         Isa::Avx512 => return unsafe { avx512::gemm_i8(qa, rows, w, panels, epi, out) },
         Isa::AvxVnni => return unsafe { avx2::gemm_i8_vnni(qa, rows, w, panels, epi, out) },
         Isa::Avx2 => {
-            // Larger weights could saturate `vpmaddubsw`'s i16 sums: wrong, not unsafe.
-            assert!(w.qmax <= 63, "weights quantised for another tier");
+            // Larger values could saturate `vpmaddubsw`'s i16 pair sums: wrong, not unsafe.
+            assert!(
+                2 * w.qmax as i32 * qa.max as i32 <= i16::MAX as i32,
+                "int8 ranges of another tier"
+            );
             return unsafe { avx2::gemm_i8(qa, rows, w, panels, epi, out) };
         }
         Isa::Scalar => {}
@@ -601,13 +617,15 @@ mod tests {
             let w = random(&mut rng, n * k, 0.1);
             let bias = random(&mut rng, n, 0.5);
             let res = random(&mut rng, m * n, 1.0);
-            let mut qa = QuantRows::default();
-            qa.quantize(Isa::Scalar, &a, m, k);
             let want = naive(&a, &w, &bias, m, n, k);
             for isa in isas() {
-                // Every tier quantises activations to the same bytes.
+                // Every tier quantises activations to the same bytes as the scalar code.
+                let amax_q = isa.int8_activation_max();
+                let mut qa = QuantRows::default();
+                qa.quantize_to(Isa::Scalar, amax_q, &a, m, k);
                 let mut qv = QuantRows::default();
                 qv.quantize(isa, &a, m, k);
+                assert_eq!(qv.max, amax_q);
                 assert_eq!(
                     qa.data.as_slice()[..m * qa.kp],
                     qv.data.as_slice()[..m * qv.kp],
@@ -628,9 +646,10 @@ mod tests {
                             .iter()
                             .fold(0f32, |x, y| x.max(y.abs()))
                             as f64;
-                        let bound =
-                            k as f64 * (amax * wmax / qmax as f64 + wmax * amax / 127.0) * 0.5
-                                + 1e-4;
+                        let bound = k as f64
+                            * (amax * wmax / qmax as f64 + wmax * amax * 2.0 / amax_q as f64)
+                            * 0.5
+                            + 1e-4;
                         let g = got[r * n + c] as f64;
                         assert!(
                             (g - want[r * n + c]).abs() <= bound,
@@ -640,14 +659,18 @@ mod tests {
                     }
                 }
                 // The typical error is far below the worst case: relative RMS under 2%
-                // (8-bit weights) or 3% (the AVX2 tier's 7-bit weights).
+                // (8-bit values) or 3% (the AVX2 tier's 7-bit activations).
                 let num: f64 = got
                     .iter()
                     .zip(&want)
                     .map(|(g, w)| (*g as f64 - w).powi(2))
                     .sum();
                 let den: f64 = want.iter().map(|w| w * w).sum();
-                let rel = if qmax == 127 { 0.02 } else { 0.03 };
+                let rel = if qmax == 127 && amax_q == 255 {
+                    0.02
+                } else {
+                    0.03
+                };
                 assert!(
                     num.sqrt() <= rel * den.sqrt() + 1e-3,
                     "{isa:?} {m}x{k}x{n}: rel rms {}",
@@ -704,7 +727,7 @@ mod tests {
             let packed = PackedI8::quantize(&w, &bias, n, k, qmax, isa.panel_block());
             let mut qa = QuantRows::default();
             qa.quantize(isa, &a, m, k);
-            assert!(qa.data.as_slice()[..k].iter().all(|&u| u == 255));
+            assert!(qa.data.as_slice()[..k].iter().all(|&u| u == qa.max));
             let simd = run_i8(isa, &qa, &packed, m, Epilogue::None, false);
             let scalar = run_i8(Isa::Scalar, &qa, &packed, m, Epilogue::None, false);
             let want = naive(&a, &w, &bias, m, n, k);
@@ -715,8 +738,10 @@ mod tests {
                     simd[i],
                     scalar[i]
                 );
+                // Within the quantisation bound (values and weights are at most 1).
+                let bound = k as f64 * (1.0 / qa.max as f64 + 1.0 / qmax as f64) * 0.5 + 1e-4;
                 assert!(
-                    (simd[i] as f64 - want[i]).abs() <= 0.02 * (1.0 + want[i].abs()),
+                    (simd[i] as f64 - want[i]).abs() <= bound,
                     "{isa:?} [{i}]: {} vs {}",
                     simd[i],
                     want[i]
