@@ -12,7 +12,7 @@
 //! - int8 with `vpmaddubsw`: every 4-k group costs `vpmaddubsw` (u8·i8 pairs summed into
 //!   i16) + `vpmaddwd` by ones (pairs into i32) + `vpaddd`, and needs a vector of ones
 //!   and temporaries: 4 rows × 2 accumulators (14 registers in all), as ONNX Runtime's
-//!   MLAS U8S8 AVX2 kernel does. Activations are 7-bit so the i16 sums cannot saturate
+//!   MLAS U8S8 AVX2 kernel does. Weights are 7-bit so the i16 sums cannot saturate
 //!   ([`Isa::int8_weight_max`]);
 //! - int8 with `vpdpbusd` (VEX or EVEX, 256-bit): one instruction and no temporaries, so
 //!   6 rows × 2 accumulators as for f32, and full 8-bit weights.
@@ -445,7 +445,7 @@ macro_rules! int8_gemm {
 }
 
 /// `vpmaddubsw` + `vpmaddwd` + `vpaddd`. Exact only while no pair sum exceeds i16,
-/// which 7-bit activations guarantee.
+/// which the tier's 7-bit weights guarantee.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn dot_maddubs(acc: __m256i, x: __m256i, b: __m256i) -> __m256i {
@@ -466,7 +466,7 @@ fn dot_evex(acc: __m256i, x: __m256i, b: __m256i) -> __m256i {
 }
 
 int8_gemm!(
-    /// Int8 GEMM on AVX2 (`vpmaddubsw`), activations quantised to 7 bits.
+    /// Int8 GEMM on AVX2 (`vpmaddubsw`), weights quantised to 7 bits.
     gemm_i8,
     tile_i8,
     "avx2,fma",

@@ -16,9 +16,9 @@
 //! - activations: row-major, f32 with stride `k`, or u8 with stride `kp`
 //!   (`k` rounded up to 4; the padding meets zero weights).
 //!
-//! Int8 arithmetic: weights symmetric per output column (`w ≈ sw·q`, q ∈ [-127, 127]),
-//! activations asymmetric per row (`a ≈ sa·(u − za)`, u ∈ [0, 255], or [0, 127] on the
-//! AVX2 tier: see [`Isa::int8_activation_max`]), so
+//! Int8 arithmetic: weights symmetric per output column (`w ≈ sw·q`, q ∈ [-127, 127], or
+//! [-63, 63] on the AVX2 tier: see [`Isa::int8_weight_max`]), activations asymmetric
+//! per row (`a ≈ sa·(u − za)`, u ∈ [0, 255]), so
 //! `Σ a·w ≈ sa·sw·(Σ u·q − za·Σ q)`; `Σ q` per column is precomputed.
 
 use super::shared::SharedMat;
@@ -659,7 +659,7 @@ mod tests {
                     }
                 }
                 // The typical error is far below the worst case: relative RMS under 2%
-                // (8-bit values) or 3% (the AVX2 tier's 7-bit activations).
+                // (8-bit values) or 3% (the AVX2 tier's 7-bit weights).
                 let num: f64 = got
                     .iter()
                     .zip(&want)
