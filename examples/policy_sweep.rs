@@ -11,6 +11,8 @@
 //! * complaint: bitext complaint — a specialist should take over;
 //! * out_of_scope: clinc150 `oos` — nothing the support bot knows;
 //! * negative: goemotions messages labelled anger, annoyance or disgust;
+//! * upset: the routine requests again with upset markers
+//!   (`train::mix::upset::upset_style`, seed 7): support text only emotion can flag;
 //! * routine and human again as voice transcripts and social posts
 //!   (`text::augment::{voice_style, social_style}`, seed 7), on those channels.
 //!
@@ -33,13 +35,14 @@ struct Item {
     turn: TurnInput,
 }
 
-const SETS: [&str; 10] = [
+const SETS: [&str; 11] = [
     "routine",
     "human",
     "customer_service",
     "complaint",
     "out_of_scope",
     "negative",
+    "upset",
     "routine (voice)",
     "human (voice)",
     "routine (social)",
@@ -134,6 +137,11 @@ fn main() -> anyhow::Result<()> {
             s.text = augment::social_style(&r.text, &mut rng);
             s.channel = Channel::Social;
             records.push((social, s));
+        }
+        if set == "routine" {
+            let mut u = r.clone();
+            u.text = triage::train::mix::upset::upset_style(&r.text, &mut rng).0;
+            records.push(("upset", u));
         }
         records.push((set, r));
     }
@@ -297,9 +305,9 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!("\n## Sweep: negative-emotion bar (every threshold of the rule scaled together)\n");
-    println!("| scale | frustration | negative sentiment | anger | annoyance | disgust | routine handed off for emotion % | negative handed off % |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for step in 16..=26 {
+    println!("| scale | frustration | negative sentiment | anger | annoyance | disgust | routine handed off for emotion % | negative handed off % | upset handed off for emotion % |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for step in 6..=26 {
         let s = step as f32 * 0.05;
         let mut c = base.clone();
         c.negative_emotion.frustration =
@@ -316,6 +324,7 @@ fn main() -> anyhow::Result<()> {
         let mut routine_n = 0;
         let mut neg_handoff = 0;
         let mut neg_n = 0;
+        let (mut upset_emotion, mut upset_n) = (0, 0);
         for it in &items {
             let d = p.decide(&it.turn, &[], 0);
             match it.set {
@@ -331,6 +340,12 @@ fn main() -> anyhow::Result<()> {
                         neg_handoff += 1;
                     }
                 }
+                "upset" => {
+                    upset_n += 1;
+                    if d.action == Action::Handoff && d.has(ReasonCode::NegativeEmotion) {
+                        upset_emotion += 1;
+                    }
+                }
                 _ => {}
             }
         }
@@ -340,7 +355,7 @@ fn main() -> anyhow::Result<()> {
             ""
         };
         println!(
-            "| {s:.2}{mark} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
+            "| {s:.2}{mark} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} |",
             c.negative_emotion.frustration.unwrap_or(f32::NAN),
             c.negative_emotion.negative_sentiment.unwrap_or(f32::NAN),
             c.negative_emotion
@@ -359,7 +374,8 @@ fn main() -> anyhow::Result<()> {
                 .copied()
                 .unwrap_or(f32::NAN),
             100.0 * routine_emotion as f64 / routine_n.max(1) as f64,
-            100.0 * neg_handoff as f64 / neg_n.max(1) as f64
+            100.0 * neg_handoff as f64 / neg_n.max(1) as f64,
+            100.0 * upset_emotion as f64 / upset_n.max(1) as f64
         );
     }
 

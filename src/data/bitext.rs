@@ -14,6 +14,10 @@ use std::path::Path;
 struct Row {
     instruction: String,
     intent: String,
+    /// Bitext's register tags, one letter each (`W` offensive/profane, `P` polite, `Q`
+    /// colloquial, `Z` typos, …; SOURCE.md).
+    #[serde(default)]
+    tags: String,
 }
 
 pub(crate) fn load(dir: &Path, split: Split) -> Result<Vec<Record>, DataError> {
@@ -29,6 +33,30 @@ pub(crate) fn load(dir: &Path, split: Split) -> Result<Vec<Record>, DataError> {
         sink.push(&row.instruction, Some(row.intent), None, None);
     }
     Ok(sink.finish())
+}
+
+/// The records of `split` with their register tags (letters of every row with that text,
+/// merged): what the emotion mix reads `W` (offensive) and `P` (polite) from.
+pub(crate) fn load_tagged(dir: &Path, split: Split) -> Result<Vec<(Record, String)>, DataError> {
+    let path = dir.join("raw/data/train/Bitext_Sample_Customer_Support_Training_Dataset.csv");
+    let mut tags: std::collections::HashMap<String, String> = Default::default();
+    let mut reader = super::csv_reader(&path)?;
+    for row in reader.deserialize::<Row>() {
+        let row = row.map_err(|e| DataError::csv(&path, e))?;
+        let t = tags.entry(row.instruction.trim().to_string()).or_default();
+        for c in row.tags.chars() {
+            if !t.contains(c) {
+                t.push(c);
+            }
+        }
+    }
+    Ok(load(dir, split)?
+        .into_iter()
+        .map(|r| {
+            let t = tags.get(r.text.trim()).cloned().unwrap_or_default();
+            (r, t)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -56,8 +56,9 @@ pub fn write_jsonl(path: &Path, records: &[Record]) -> Result<(), DataError> {
 }
 
 /// Resolves a `--data` spec: a path to a `.jsonl` file (anything ending in `.jsonl`, or an
-/// existing file), or `NAME:SPLIT` for a known data set under `root` (e.g.
-/// `banking77:train`, `clinc150:test`, `slurp:dev`; `val`/`valid`/`devel` mean dev).
+/// existing file), `NAME:SPLIT` for a known data set under `root` (e.g.
+/// `banking77:train`, `clinc150:test`, `slurp:dev`; `val`/`valid`/`devel` mean dev), or
+/// `calm_requests:SPLIT` ([`super::calm_requests`], every record labelled `neutral`).
 pub fn load_spec(root: &Path, spec: &str) -> Result<Vec<Record>, DataError> {
     let spec = spec.trim();
     let as_path = Path::new(spec);
@@ -69,6 +70,17 @@ pub fn load_spec(root: &Path, spec: &str) -> Result<Vec<Record>, DataError> {
             let split: Split = split.trim().parse().map_err(|_| DataError::UnknownSplit {
                 split: split.to_string(),
             })?;
+            if name.trim() == super::CALM_REQUESTS {
+                return Ok(super::calm_requests(root, split)?
+                    .into_iter()
+                    .flatten()
+                    .map(|r| Record {
+                        emotions: Some(vec!["neutral".into()]),
+                        intent: None,
+                        ..r
+                    })
+                    .collect());
+            }
             load(root, name.trim(), split)
         }
         _ => Err(DataError::InvalidSpec {

@@ -303,6 +303,33 @@ pub(crate) fn not_available(info: &DatasetInfo, split: Split) -> DataError {
     }
 }
 
+/// bitext_customer_support's records of `split` with their register tags (`W` offensive,
+/// `P` polite, …): the in-domain emotion supervision of the handoff signals (issue 15).
+pub fn bitext_tagged(root: &Path, split: Split) -> Result<Vec<(Record, String)>, DataError> {
+    bitext::load_tagged(&root.join("bitext_customer_support"), split)
+}
+
+/// The pseudo data set of calm customer requests (`calm_requests:test` in a data spec):
+/// what the suite measures calm emotion figures on (issue 15).
+pub const CALM_REQUESTS: &str = "calm_requests";
+
+/// The calm customer requests of `split`, one list per source: bitext without its
+/// offensive `W` rows, banking77, clinc150 in-scope. Requests as they come, which a support
+/// emotion reading should call calm; the emotion mix trains on the train split's.
+pub fn calm_requests(root: &Path, split: Split) -> Result<Vec<Vec<Record>>, DataError> {
+    let bitext = bitext_tagged(root, split)?
+        .into_iter()
+        .filter(|(_, tags)| !tags.contains('W'))
+        .map(|(r, _)| r)
+        .collect();
+    let banking = load(root, "banking77", split)?;
+    let clinc = load(root, "clinc150", split)?
+        .into_iter()
+        .filter(|r| r.intent.as_deref() != Some(OOS))
+        .collect();
+    Ok(vec![bitext, banking, clinc])
+}
+
 /// Sorted unique intents of `records` (records without an intent are ignored).
 pub fn label_set(records: &[Record]) -> Vec<String> {
     let mut labels: Vec<String> = records.iter().filter_map(|r| r.intent.clone()).collect();

@@ -59,6 +59,40 @@ pub struct EmotionEval {
     /// AUROC of the frustration score for "gold carries a frustration label".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frustration_auroc: Option<f64>,
+    /// What the policy reads off every record, whatever its gold: on a set of calm
+    /// requests (`calm_requests:test`) these are the calm figures of issue 15.
+    pub served: ServedFigures,
+}
+
+/// GoEmotions labels that read as anger toward the business; a calm request should carry
+/// none of them.
+pub const ANGER_FAMILY: [&str; 4] = ["anger", "annoyance", "disgust", "disapproval"];
+
+/// Shares of records by what serving answers for them (no gold needed).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServedFigures {
+    /// Served sentiment label `negative`.
+    pub negative_share: f64,
+    /// At least one label of [`ANGER_FAMILY`] at or above its threshold.
+    pub anger_share: f64,
+    pub mean_frustration: f64,
+    /// Labels at or above their thresholds, per record.
+    pub labels_per_message: f64,
+}
+
+impl ServedFigures {
+    pub fn of(served: &[crate::model::EmotionResult]) -> Self {
+        let n = served.len().max(1) as f64;
+        let count = |f: &dyn Fn(&crate::model::EmotionResult) -> bool| {
+            served.iter().filter(|s| f(s)).count() as f64 / n
+        };
+        Self {
+            negative_share: count(&|s| s.sentiment.label == "negative"),
+            anger_share: count(&|s| s.labels.iter().any(|l| ANGER_FAMILY.contains(&l.as_str()))),
+            mean_frustration: served.iter().map(|s| f64::from(s.frustration)).sum::<f64>() / n,
+            labels_per_message: served.iter().map(|s| s.labels.len() as f64).sum::<f64>() / n,
+        }
+    }
 }
 
 /// Binary sentiment on the records whose gold sentiment is `positive` or `negative`.
@@ -255,6 +289,7 @@ pub fn evaluate(
         sentiment: sentiment_report,
         polar,
         frustration_auroc,
+        served: ServedFigures::of(&served),
     })
 }
 
@@ -304,6 +339,15 @@ pub fn figures(e: &EmotionEval) -> Vec<(String, f64)> {
     if let Some(a) = e.frustration_auroc {
         f.push(("frustration_auroc".into(), a));
     }
+    f.extend([
+        ("served.negative_share".into(), e.served.negative_share),
+        ("served.anger_share".into(), e.served.anger_share),
+        ("served.mean_frustration".into(), e.served.mean_frustration),
+        (
+            "served.labels_per_message".into(),
+            e.served.labels_per_message,
+        ),
+    ]);
     f
 }
 

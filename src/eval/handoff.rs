@@ -9,6 +9,13 @@
 //! | `complaint` | bitext_customer_support `complaint` | yes |
 //! | `out_of_scope` | clinc150 `oos` | yes |
 //! | `strongly_negative` | goemotions items labelled anger, annoyance or disgust and no positive emotion | yes |
+//! | `upset_request` | routine bitext requests made upset with held-out markers (`train::mix::upset`, [`Markers::HeldOut`]) | yes |
+//!
+//! `strongly_negative` is Reddit text: a support head that knows what is out of its scope
+//! hands most of it off as out-of-scope whatever its emotion reading; `upset_request` is
+//! support text, where only the emotion reading can tell upset from routine.
+//!
+//! [`Markers::HeldOut`]: crate::train::mix::upset::Markers::HeldOut
 //!
 //! `contact_customer_service` is left out of both sides: half its texts ask for opening
 //! hours (the bot can answer), half ask to speak to someone. banking77 and clinc150 have
@@ -33,6 +40,7 @@
 use crate::api::ClassifyResponse;
 use crate::data::{self, DataError, Record, Split};
 use crate::text::Channel;
+use crate::train::mix::upset;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -104,15 +112,17 @@ pub enum Group {
     Complaint,
     OutOfScope,
     StronglyNegative,
+    UpsetRequest,
 }
 
 impl Group {
-    pub const ALL: [Group; 5] = [
+    pub const ALL: [Group; 6] = [
         Group::Routine,
         Group::HumanRequest,
         Group::Complaint,
         Group::OutOfScope,
         Group::StronglyNegative,
+        Group::UpsetRequest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +132,7 @@ impl Group {
             Group::Complaint => "complaint",
             Group::OutOfScope => "out_of_scope",
             Group::StronglyNegative => "strongly_negative",
+            Group::UpsetRequest => "upset_request",
         }
     }
 
@@ -136,6 +147,7 @@ impl Group {
             Group::Complaint => "bitext_customer_support complaint",
             Group::OutOfScope => "clinc150 oos",
             Group::StronglyNegative => "goemotions anger/annoyance/disgust without a positive emotion",
+            Group::UpsetRequest => "bitext routine requests with held-out upset markers",
         }
     }
 }
@@ -144,6 +156,9 @@ const BITEXT: &str = "bitext_customer_support";
 const HUMAN: &str = "contact_human_agent";
 const AMBIGUOUS: &str = "contact_customer_service";
 const COMPLAINT: &str = "complaint";
+/// Seed of the upset copies of the routine requests.
+const UPSET_SEED: u64 = 15;
+
 /// GoEmotions labels that make a message strongly negative here.
 pub const NEGATIVE_LABELS: [&str; 3] = ["anger", "annoyance", "disgust"];
 
@@ -189,6 +204,21 @@ pub fn assemble(
         Group::StronglyNegative,
         go.into_iter().filter(strongly_negative).collect(),
     );
+    // Upset copies of the routine requests, seeded so every run sees the same texts.
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(UPSET_SEED);
+    let upset = groups
+        .get(&Group::Routine)
+        .map(|routine| {
+            routine
+                .iter()
+                .map(|r| {
+                    let (text, _) = upset::upset_with(&r.text, upset::Markers::HeldOut, &mut rng);
+                    Record { text, ..r.clone() }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    groups.insert(Group::UpsetRequest, upset);
     Ok(Group::ALL
         .iter()
         .flat_map(|&g| {
@@ -625,6 +655,10 @@ mod tests {
                 Group::StronglyNegative => {
                     assert!(strongly_negative(&c.record));
                     assert_eq!(c.record.channel, Channel::Social);
+                }
+                Group::UpsetRequest => {
+                    let i = c.record.intent.as_deref().unwrap();
+                    assert!(![HUMAN, AMBIGUOUS, COMPLAINT].contains(&i), "{i}");
                 }
             }
         }

@@ -8,5 +8,6 @@ pub mod card;
 pub mod finetune;
 pub mod fit;
 pub mod head_only;
+pub mod mix;
 pub mod recipe;
 pub mod targets;
