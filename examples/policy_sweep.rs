@@ -19,13 +19,14 @@
 
 use rand::SeedableRng;
 use std::collections::BTreeMap;
-use triage::classify::Classifier;
-use triage::config::Config;
-use triage::data::{self, Record, Split};
-use triage::model::heads::{emotion_result, intent_result};
-use triage::model::Bundle;
-use triage::policy::{Action, Policy, PolicyConfig, ReasonCode, TurnInput};
-use triage::text::{self, augment, Channel, NormalizeOptions};
+use triage_core::classify::Classifier;
+use triage_core::config::Config;
+use triage_core::model::heads::{emotion_result, intent_result};
+use triage_core::model::Bundle;
+use triage_core::policy::{Action, Policy, PolicyConfig, ReasonCode, TurnInput};
+use triage_core::text::{self, Channel, NormalizeOptions};
+use triage_lab::augment;
+use triage_lab::data::{self, Record, Split};
 
 struct Item {
     set: &'static str,
@@ -156,7 +157,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|(_, r)| (r.text.clone(), Channel::Chat))
         .collect();
-    let emb = triage::train::cache::embed_cached(&classifier, &texts, "policy sweep")?;
+    let emb = triage_lab::train::cache::embed_cached(&classifier, &texts, "policy sweep")?;
     let heads = classifier.heads();
     let support = heads
         .iter()
