@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use triage_core::api::{ClassifyRequest, ErrorBody, ErrorDetail};
+use triage_core::bundles::load_classifier;
 use triage_core::classify::Classifier;
 use triage_core::config::Config;
-use triage_core::model::Bundle;
 use triage_core::policy::HandoffService;
 use triage_core::suggest::LiveKb;
 
@@ -29,8 +29,7 @@ pub fn run(
     // Same policy and memory as the server: lines sharing a conversation_id see each
     // other's turns, in file order.
     let handoff = Arc::new(HandoffService::from_config(&config, false)?);
-    let bundle = Bundle::load(config.model())?;
-    let classifier = Arc::new(Classifier::new(bundle, config).with_handoff(handoff));
+    let classifier = Arc::new(load_classifier(config.model(), &config, &handoff)?);
     let kb = Kb {
         classifier: classifier.clone(),
         loaded: OnceCell::new(),

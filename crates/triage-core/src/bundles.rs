@@ -11,7 +11,10 @@
 //! configured order, whose `languages` include it; otherwise the default (the first).
 
 use crate::classify::Classifier;
+use crate::config::Config;
 use crate::error::TriageError;
+use crate::model::{Bundle, BundleError};
+use crate::policy::HandoffService;
 use crate::suggest::LiveKb;
 use std::sync::Arc;
 
@@ -118,6 +121,26 @@ impl Bundles {
         })
     }
 
+    /// Routes one request ([`Self::pick`]) and returns the language it is answered in:
+    /// the given `lang`, else the one detected on the way (once, on the default bundle's
+    /// normalisation of `text` for `channel`), else `None` when routing needed none. The
+    /// one routing step of every handler that takes text.
+    pub fn route(
+        &self,
+        model: Option<&str>,
+        lang: Option<&str>,
+        text: &str,
+        channel: Option<&str>,
+    ) -> Result<(&Served, Option<String>), TriageError> {
+        let mut detected = None;
+        let served = self.pick(model, lang, |c| {
+            let l = c.detect_lang(text, channel);
+            detected = Some(l.clone());
+            l
+        })?;
+        Ok((served, lang.map(str::to_string).or(detected)))
+    }
+
     /// Indices into [`Self::all`] of the bundle each item goes to, and the items of each
     /// bundle in input order, bundles in order of first appearance.
     pub fn group(routes: &[usize]) -> Vec<(usize, Vec<usize>)> {
@@ -138,6 +161,23 @@ impl Bundles {
             .position(|s| Arc::ptr_eq(&s.classifier, &served.classifier))
             .unwrap_or(0)
     }
+}
+
+/// Loads one bundle as it is served: the classifier of `model` (a bundle directory or a
+/// Hugging Face id) with the handoff policy and conversation memory attached, warning
+/// when the policy names labels the bundle does not have. The one assembler of the
+/// server (each configured bundle) and `triage classify`.
+pub fn load_classifier(
+    model: &str,
+    config: &Config,
+    handoff: &Arc<HandoffService>,
+) -> Result<Classifier, BundleError> {
+    let bundle = Bundle::load(model)?;
+    let unknown = handoff.policy().get().unknown_labels(&bundle.manifest);
+    if !unknown.is_empty() {
+        tracing::warn!(model = %bundle.manifest.name, labels = %unknown.join(", "), "the policy names labels this model does not have");
+    }
+    Ok(Classifier::new(bundle, config.clone()).with_handoff(handoff.clone()))
 }
 
 #[cfg(test)]

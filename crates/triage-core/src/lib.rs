@@ -13,7 +13,8 @@
 //! * [`classify`]: [`classify::Classifier`], one bundle's pipeline;
 //! * [`config`]: the server configuration file;
 //! * [`error`]: the one error enum every request path returns;
-//! * [`progress`]: progress reporting for long offline jobs, behind a small trait.
+//! * [`progress`]: progress reporting for long offline jobs, behind a small trait;
+//! * [`watch`]: the one helper behind every hot-reloaded file or folder.
 
 pub mod api;
 pub mod bundles;
@@ -27,3 +28,4 @@ pub mod policy;
 pub mod progress;
 pub mod suggest;
 pub mod text;
+pub mod watch;

@@ -100,16 +100,14 @@ fn route_and_prepare(
     let at = |e: TriageError, i: usize| if many { e.at(i) } else { e };
     let mut routes = Vec::with_capacity(items.len());
     for item in items.iter_mut() {
-        let mut detected = None;
-        let served = bundles.pick(item.model.as_deref(), item.lang.as_deref(), |c| {
-            let lang = c.detect_lang(item.text.as_deref().unwrap_or(""), item.channel.as_deref());
-            detected = Some(lang.clone());
-            lang
-        })?;
+        let (served, lang) = bundles.route(
+            item.model.as_deref(),
+            item.lang.as_deref(),
+            item.text.as_deref().unwrap_or(""),
+            item.channel.as_deref(),
+        )?;
         // The language that routed the message is the one it is answered in.
-        if item.lang.is_none() {
-            item.lang = detected;
-        }
+        item.lang = lang;
         routes.push(bundles.index_of(served));
     }
     let mut items: Vec<Option<ClassifyRequest>> = items.into_iter().map(Some).collect();

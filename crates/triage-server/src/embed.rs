@@ -31,9 +31,12 @@ pub async fn embed(
         .into());
     }
     let (classifier, encs) = tokio::task::spawn_blocking(move || {
-        let served = bundles.pick(req.model.as_deref(), req.lang.as_deref(), |c| {
-            c.detect_lang(&req.inputs.join("\n"), None)
-        })?;
+        let (served, _) = bundles.route(
+            req.model.as_deref(),
+            req.lang.as_deref(),
+            &req.inputs.join("\n"),
+            None,
+        )?;
         let c = served.classifier.clone();
         c.encode_texts(&req.inputs).map(|e| (c, e))
     })

@@ -14,6 +14,8 @@ mod feedback;
 mod health;
 mod info;
 mod metrics;
+mod recorder;
+mod state;
 mod suggest;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -23,32 +25,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
-use std::sync::{Arc, OnceLock};
+pub use state::{AppState, KbEmbedderFn};
+use std::sync::Arc;
 use std::time::Instant;
 use triage_core::bundles::{Bundles, BundlesError, Served};
 use triage_core::classify::Classifier;
-use triage_core::config::Config;
 use triage_core::error::TriageError;
 use triage_core::kb::Embedder;
 use triage_core::policy::{HandoffService, PolicyError};
-use triage_core::suggest::{KbStatus, LiveKb};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    /// Every bundle with its knowledge base, set once all are loaded and warmed up.
-    bundles: Arc<OnceLock<Arc<Bundles>>>,
-    /// Policy and conversation memory; set before the model loads, so a bad policy
-    /// file stops start-up early.
-    handoff: Arc<OnceLock<Arc<HandoffService>>>,
-    prometheus: metrics_exporter_prometheus::PrometheusHandle,
-    /// What each bundle's knowledge base is indexed with; the classifier itself unless
-    /// [`AppState::with_kb_embedder`] says otherwise.
-    kb_embedder: Option<Arc<KbEmbedderFn>>,
-}
-
-/// Makes the embedder of a bundle's knowledge base from its classifier.
-pub type KbEmbedderFn = dyn Fn(&Arc<Classifier>) -> Arc<dyn Embedder> + Send + Sync;
+use triage_core::suggest::LiveKb;
 
 /// Why a server could not start serving.
 #[derive(Debug, thiserror::Error)]
@@ -59,79 +44,6 @@ pub enum StartupError {
     Bundle(#[from] triage_core::model::BundleError),
     #[error(transparent)]
     Bundles(#[from] BundlesError),
-}
-
-impl AppState {
-    pub fn new(config: Config) -> Self {
-        Self {
-            config: Arc::new(config),
-            bundles: Arc::new(OnceLock::new()),
-            handoff: Arc::new(OnceLock::new()),
-            prometheus: metrics::handle(),
-            kb_embedder: None,
-        }
-    }
-
-    /// Indexes every bundle's knowledge base with what `wrap` makes of its classifier
-    /// instead of the classifier itself: for tests that hold indexing back or count the
-    /// texts embedded. The wrapper must give the classifier's vectors and fingerprint,
-    /// since queries are embedded by the classifier.
-    pub fn with_kb_embedder(
-        mut self,
-        wrap: impl Fn(&Arc<Classifier>) -> Arc<dyn Embedder> + Send + Sync + 'static,
-    ) -> Self {
-        self.kb_embedder = Some(Arc::new(wrap));
-        self
-    }
-
-    /// Every served bundle, or 503 `not_ready` while they load.
-    pub fn bundles(&self) -> Result<&Arc<Bundles>, ApiError> {
-        self.bundles.get().ok_or(ApiError(TriageError::NotReady))
-    }
-
-    /// The default bundle's classifier, or 503 `not_ready` while the models load.
-    pub fn classifier(&self) -> Result<&Arc<Classifier>, ApiError> {
-        Ok(&self.bundles()?.default_bundle().classifier)
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.bundles.get().is_some()
-    }
-
-    /// Installs the loaded and warmed-up bundles; the server is ready from here on.
-    pub fn set_bundles(&self, b: Bundles) {
-        let _ = self.bundles.set(Arc::new(b));
-    }
-
-    /// Policy and conversation memory, or 503 `not_ready` before start-up set them.
-    pub fn handoff(&self) -> Result<&Arc<HandoffService>, ApiError> {
-        self.handoff.get().ok_or(ApiError(TriageError::NotReady))
-    }
-
-    pub fn set_handoff(&self, h: Arc<HandoffService>) {
-        let _ = self.handoff.set(h);
-    }
-
-    /// The default bundle's knowledge base, when suggestions are enabled and the models
-    /// have loaded (the base itself may still be indexing or unavailable: see
-    /// [`LiveKb::status`]).
-    pub fn kb(&self) -> Option<&Arc<LiveKb>> {
-        self.bundles.get()?.default_bundle().kb.as_ref()
-    }
-
-    /// For `/ready` and `/info` (the default bundle's base); `None` while loading.
-    pub fn kb_status(&self) -> Option<KbStatus> {
-        let served = self.bundles.get()?.default_bundle();
-        Some(self.kb_status_of(served))
-    }
-
-    /// What one bundle's knowledge base is doing.
-    pub fn kb_status_of(&self, served: &Served) -> KbStatus {
-        match &served.kb {
-            Some(kb) => kb.status(),
-            None => KbStatus::disabled(&self.config.kb),
-        }
-    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -282,13 +194,11 @@ fn load_one(
     model: &str,
 ) -> Result<Arc<Classifier>, StartupError> {
     let started = Instant::now();
-    let bundle = triage_core::model::Bundle::load(model)?;
-    let unknown = handoff.policy().get().unknown_labels(&bundle.manifest);
-    if !unknown.is_empty() {
-        tracing::warn!(model = %bundle.manifest.name, labels = %unknown.join(", "), "the policy names labels this model does not have");
-    }
-    let classifier =
-        Arc::new(Classifier::new(bundle, (*state.config).clone()).with_handoff(handoff.clone()));
+    let classifier = Arc::new(triage_core::bundles::load_classifier(
+        model,
+        &state.config,
+        handoff,
+    )?);
     classifier.warm_up();
     tracing::info!(
         model = %classifier.manifest.name,

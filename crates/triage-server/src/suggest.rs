@@ -109,15 +109,14 @@ pub async fn suggest(
     };
     let model = req.model.clone();
     let (served, prepared) = tokio::task::spawn_blocking(move || {
-        let mut detected = None;
-        let served = bundles.pick(model.as_deref(), request.lang.as_deref(), |c| {
-            let text = request.text.as_deref().unwrap_or("");
-            let lang = c.detect_lang(text, request.channel.as_deref());
-            detected = Some(lang.clone());
-            lang
-        })?;
+        let (served, lang) = bundles.route(
+            model.as_deref(),
+            request.lang.as_deref(),
+            request.text.as_deref().unwrap_or(""),
+            request.channel.as_deref(),
+        )?;
         // The language that routed the text is the one it is answered in.
-        request.lang = request.lang.take().or(detected);
+        request.lang = lang;
         let served = served.clone();
         served.classifier.prepare(&request).map(|p| (served, p))
     })
@@ -199,7 +198,7 @@ fn check_texts(c: &Classifier, texts: &[String], max: usize) -> Result<(), Triag
 }
 
 async fn stored_turns(state: &AppState, id: &str) -> Result<Vec<StoredTurn>, TriageError> {
-    let handoff = state.handoff().map_err(|e| e.0)?.clone();
+    let handoff = state.handoff()?.clone();
     let id = id.to_string();
     let lookup = id.clone();
     let turns = if handoff.blocking() {

@@ -16,9 +16,7 @@ use super::source::{self, Stamp};
 use super::{KbError, KbIssue, KbOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -200,55 +198,21 @@ impl KbHandle {
         }
     }
 
-    /// Polls for changes every `interval` on a background thread until the returned
-    /// watcher is dropped.
+    /// Polls for changes every `interval` on a background thread ([`crate::watch`])
+    /// until the returned watcher is dropped.
     pub fn watch(&self, interval: Duration) -> KbWatcher {
-        let (stop, stopped) = mpsc::channel::<()>();
         let handle = self.clone();
-        let thread = std::thread::Builder::new()
-            .name("kb-watcher".into())
-            .spawn(move || {
-                // Stops on a message or when the watcher (the sender) is dropped.
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    // Errors are logged and kept in last_error by the reload itself.
-                    let _ = handle.reload_if_changed();
-                }
-            });
-        match thread {
-            Ok(t) => KbWatcher {
-                stop: Some(stop),
-                thread: Some(t),
-            },
-            Err(e) => {
-                tracing::error!("cannot start the knowledge-base watcher: {e}");
-                KbWatcher {
-                    stop: None,
-                    thread: None,
-                }
-            }
-        }
+        let check = move || {
+            // Errors are logged and kept in last_error by the reload itself.
+            let _ = handle.reload_if_changed();
+            true
+        };
+        crate::watch::spawn("kb-watcher", interval, || {}, check).unwrap_or_else(|e| {
+            tracing::error!("cannot start the knowledge-base watcher: {e}");
+            KbWatcher::none()
+        })
     }
 }
 
 /// Stops the watcher thread when dropped.
-pub struct KbWatcher {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl KbWatcher {
-    pub fn is_running(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
-    }
-}
-
-impl Drop for KbWatcher {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+pub type KbWatcher = crate::watch::Watcher;

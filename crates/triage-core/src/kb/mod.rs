@@ -8,7 +8,8 @@
 //! and indexes them for a hybrid search: cosine on the embeddings (exact with ndarray for
 //! small bases, HNSW above [`KbOptions::approx_above`]), BM25 ([`lexical`]), and a boost for
 //! articles tagged with the predicted intent, weighted by its confidence ([`search`]).
-//! [`KbHandle`] swaps in a rebuilt base when the files change, without a restart.
+//! [`KbHandle`] swaps in a rebuilt base when the files change, without a restart
+//! (polled by the one watcher helper, [`crate::watch`]).
 //!
 //! The caller computes the query embedding with the same encoder (it already has it from
 //! classification) and passes it in, so a search never runs the encoder.

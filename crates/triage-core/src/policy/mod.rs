@@ -7,7 +7,13 @@
 //! * [`rules`]: [`Policy::decide`], a pure function of a turn and its history;
 //! * [`reload`]: the policy in force, swapped on file change or admin call;
 //! * [`store`]: conversation memory behind [`ConversationStore`] (in-process or Redis);
-//! * [`handoff`]: [`HandoffService`], which ties them together for the pipeline.
+//! * [`handoff`]: [`HandoffService`], which ties them together for the pipeline;
+//! * [`context`]: [`ConversationContext`], the handoff context package an agent gets;
+//! * [`turn`], [`decision`]: the domain types (the wire types in [`crate::api`]
+//!   re-export them; the policy never imports the wire types).
+//!
+//! Evaluating the policy offline (`triage eval`'s handoff decider) lives in
+//! `triage-lab` (`eval::simulate`).
 
 pub mod config;
 pub mod context;

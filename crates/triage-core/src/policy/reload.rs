@@ -222,24 +222,25 @@ impl PolicyHandle {
         }
     }
 
-    /// Watches the file from a background thread, checking every `every`. The thread
-    /// holds only a weak reference and ends when the handle is dropped.
+    /// Watches the file from a background thread ([`crate::watch`]), checking every
+    /// `every`. The thread holds only a weak reference and ends when the handle is dropped.
     pub fn watch(self: &Arc<Self>, every: Duration) {
         if self.file.is_none() || every.is_zero() {
             return;
         }
         let weak: Weak<Self> = Arc::downgrade(self);
-        let spawned = std::thread::Builder::new()
-            .name("triage-policy-watch".into())
-            .spawn(move || loop {
-                std::thread::sleep(every);
-                match weak.upgrade() {
-                    Some(h) => h.poll(),
-                    None => return,
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot watch the policy file; reload it with POST /admin/policy/reload");
+        let check = move || match weak.upgrade() {
+            Some(h) => {
+                h.poll();
+                true
+            }
+            None => false,
+        };
+        match crate::watch::spawn("triage-policy-watch", every, || {}, check) {
+            Ok(w) => w.detach(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the policy file; reload it with POST /admin/policy/reload")
+            }
         }
     }
 }

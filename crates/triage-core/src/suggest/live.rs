@@ -10,16 +10,15 @@
 //! first load and the watch, stopped when the [`LiveKb`] is dropped.
 
 use crate::kb::{Embedder, KbHandle, KbIssue, KbOptions};
+use crate::watch::Watcher;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub struct LiveKb {
     shared: Arc<Shared>,
-    worker: Option<Worker>,
+    worker: Option<Watcher>,
 }
 
 struct Shared {
@@ -39,11 +38,6 @@ struct Shared {
     /// Held by a load of a base that is not serving yet, so that a retry asked for by
     /// `/admin/kb/reload` and the watcher's never embed the same articles twice at once.
     loading: Mutex<()>,
-}
-
-struct Worker {
-    stop: mpsc::Sender<()>,
-    thread: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -112,7 +106,7 @@ impl LiveKb {
     ) -> Self {
         let interval = Duration::from_millis(options.watch_interval_ms);
         let shared = Shared::new(source, cache_dir, options, embedder, labels);
-        let worker = Worker::spawn(shared.clone(), interval, true);
+        let worker = spawn_worker(shared.clone(), interval, true);
         if worker.is_none() {
             // No thread: load here rather than never.
             shared.first_load();
@@ -134,7 +128,7 @@ impl LiveKb {
         let shared = Shared::new(source, cache_dir, options, embedder, labels);
         shared.first_load();
         let worker = (!interval.is_zero())
-            .then(|| Worker::spawn(shared.clone(), interval, false))
+            .then(|| spawn_worker(shared.clone(), interval, false))
             .flatten();
         Self { shared, worker }
     }
@@ -329,33 +323,28 @@ impl Shared {
     }
 }
 
-impl Worker {
-    /// `None` when the thread cannot be started (logged).
-    fn spawn(shared: Arc<Shared>, interval: Duration, load_first: bool) -> Option<Self> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("kb-watcher".into())
-            .spawn(move || {
-                if load_first {
-                    shared.first_load();
-                }
-                if interval.is_zero() {
-                    return;
-                }
-                // Stops on a message or when the sender (the LiveKb) is dropped.
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    shared.tick();
-                }
-            });
-        match thread {
-            Ok(t) => Some(Self {
-                stop,
-                thread: Some(t),
-            }),
-            Err(e) => {
-                tracing::error!("cannot start the knowledge-base thread: {e}");
-                None
+/// The first load (when `load_first`) and the watch, on one thread ([`crate::watch`]);
+/// `None` when the thread cannot be started (logged).
+fn spawn_worker(shared: Arc<Shared>, interval: Duration, load_first: bool) -> Option<Watcher> {
+    let first = shared.clone();
+    let started = crate::watch::spawn(
+        "kb-watcher",
+        interval,
+        move || {
+            if load_first {
+                first.first_load();
             }
+        },
+        move || {
+            shared.tick();
+            true
+        },
+    );
+    match started {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!("cannot start the knowledge-base thread: {e}");
+            None
         }
     }
 }
@@ -366,13 +355,9 @@ impl Drop for LiveKb {
     /// early, a bundle that failed to load, a test) should not wait minutes for it. The
     /// thread then ends on its own when that load is done.
     fn drop(&mut self) {
-        if let Some(w) = self.worker.as_mut() {
-            let _ = w.stop.send(());
-            if let Some(t) = w.thread.take() {
-                if self.shared.is_indexed() || t.is_finished() {
-                    let _ = t.join();
-                }
-            }
+        if let Some(w) = self.worker.take() {
+            let wait = self.shared.is_indexed() || w.is_finished();
+            w.stop(wait);
         }
     }
 }

@@ -37,13 +37,9 @@ use std::path::Path;
 use triage_core::api::ClassifyResponse;
 use triage_core::text::Channel;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Bot,
-    Clarify,
-    Handoff,
-}
+/// The one bot / clarify / handoff of the whole workspace: a decider answers what the
+/// policy would (same names in reports: `bot`, `clarify`, `handoff`).
+pub use triage_core::policy::Action;
 
 /// What a decider sees of the request besides the classification.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@
 //! surge count): the figures measure the single-turn rules. The evaluation's sweep moves
 //! `low_confidence.threshold` and keeps everything else as configured.
 
-use crate::eval::{self, HandoffDecider, HandoffRequest};
+use crate::eval::{HandoffDecider, HandoffRequest};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -79,18 +79,14 @@ impl HandoffDecider for PolicyDecider {
         request: &HandoffRequest<'_>,
         response: &ClassifyResponse,
         threshold: f32,
-    ) -> eval::Action {
+    ) -> Action {
         // An invalid swept threshold hands off: the safe side for a customer.
         let Some(policy) = self.at(threshold) else {
-            return eval::Action::Handoff;
+            return Action::Handoff;
         };
         let mut turn = TurnInput::from_response(request.text, response, None, &self.languages);
         turn.channel = request.channel;
-        match policy.decide(&turn, &[], 0).action {
-            Action::Bot => eval::Action::Bot,
-            Action::Clarify => eval::Action::Clarify,
-            Action::Handoff => eval::Action::Handoff,
-        }
+        policy.decide(&turn, &[], 0).action
     }
 }
 
@@ -154,27 +150,27 @@ mod tests {
         let routine = req("where is my order");
         assert_eq!(
             d.decide(&routine, &resp("track_order", 0.95), t),
-            eval::Action::Bot
+            Action::Bot
         );
         // Confident routine intent, but the customer asks for a person: the phrase rule.
         let human = req("let me talk to a real person please");
         assert_eq!(
             d.decide(&human, &resp("track_order", 0.95), t),
-            eval::Action::Handoff
+            Action::Handoff
         );
         // The sweep's threshold replaces the configured one.
         assert_ne!(
             d.decide(&routine, &resp("track_order", 0.6), 0.9),
-            eval::Action::Bot
+            Action::Bot
         );
         assert_eq!(
             d.decide(&routine, &resp("track_order", 0.6), 0.5),
-            eval::Action::Bot
+            Action::Bot
         );
         // An impossible swept threshold hands off instead of panicking.
         assert_eq!(
             d.decide(&routine, &resp("track_order", 0.95), 2.0),
-            eval::Action::Handoff
+            Action::Handoff
         );
     }
 
