@@ -9,14 +9,14 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::path::PathBuf;
-use triage::model::fast::{EncoderKind, FastEncoder, Isa};
-use triage::model::{Backend, Bundle, Encoded};
+use triage_core::model::fast::{EncoderKind, FastEncoder, Isa};
+use triage_core::model::{Backend, Bundle, Encoded};
 
 fn texts(n: usize) -> Vec<String> {
     let root = std::env::var_os("TRIAGE_DATASETS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
-    triage::data::load(&root, "banking77", triage::data::Split::Test)
+    triage_lab::data::load(&root, "banking77", triage_lab::data::Split::Test)
         .expect("banking77 test split")
         .into_iter()
         .take(n)

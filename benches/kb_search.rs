@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::time::Instant;
-use triage::kb::{
+use triage_core::kb::{
     Article, ArticleType, EmbedError, Embedder, KbOptions, KnowledgeBase, Mode, Query,
 };
 
@@ -84,7 +84,7 @@ fn main() {
             v
         })
         .collect();
-    let date = triage::kb::article::parse_date("2026-11-01").expect("date");
+    let date = triage_core::kb::article::parse_date("2026-11-01").expect("date");
     println!("| articles | index | build s | p50 ms | p90 ms | p99 ms | top-1 = exact | exact top-1 in top 3 |");
     println!("|---|---|---|---|---|---|---|---|");
     for &n in &sizes {

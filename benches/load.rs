@@ -30,7 +30,7 @@ fn texts() -> Vec<String> {
     let root = std::env::var_os("TRIAGE_DATASETS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
-    triage::data::load(&root, "banking77", triage::data::Split::Test)
+    triage_lab::data::load(&root, "banking77", triage_lab::data::Split::Test)
         .expect("banking77 test split")
         .into_iter()
         .take(2048)

@@ -5,10 +5,10 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::collections::BTreeMap;
-use triage::api::Customer;
-use triage::model::{EmotionResult, IntentResult, LabelScore, Sentiment};
-use triage::policy::{Policy, StoredTurn, TurnInput};
-use triage::text::Channel;
+use triage_core::api::Customer;
+use triage_core::model::{EmotionResult, IntentResult, LabelScore, Sentiment};
+use triage_core::policy::{Policy, StoredTurn, TurnInput};
+use triage_core::text::Channel;
 
 fn intent(label: &str, conf: f32) -> IntentResult {
     IntentResult {

@@ -5,8 +5,8 @@
 //! avxvnni|avx512` (default: the best this CPU runs) and `TRIAGE_THREADS` (default: all
 //! cores; the fast encoders only).
 
-use triage::model::fast::{EncoderKind, FastEncoder, Isa};
-use triage::model::{Backend, Bundle, Encoded};
+use triage_core::model::fast::{EncoderKind, FastEncoder, Isa};
+use triage_core::model::{Backend, Bundle, Encoded};
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -30,12 +30,13 @@ fn main() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    let root = triage::data::default_root();
-    let texts: Vec<String> = triage::data::load(&root, "banking77", triage::data::Split::Test)
-        .expect("banking77")
-        .into_iter()
-        .map(|r| r.text)
-        .collect();
+    let root = triage_lab::data::default_root();
+    let texts: Vec<String> =
+        triage_lab::data::load(&root, "banking77", triage_lab::data::Split::Test)
+            .expect("banking77")
+            .into_iter()
+            .map(|r| r.text)
+            .collect();
     let encs: Vec<Encoded> = texts
         .iter()
         .map(|t| bundle.tokenizer.encode(t).unwrap())

@@ -9,7 +9,7 @@
 //! requests are `neutral` (`bitext_customer_support:train=emotion:neutral`).
 
 use std::io::Write;
-use triage::data::{self, Split};
+use triage_lab::data::{self, Split};
 
 fn main() -> anyhow::Result<()> {
     let root = data::default_root();

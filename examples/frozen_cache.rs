@@ -12,9 +12,9 @@
 //! absolute difference against candle, so a fast figure from broken numbers shows.
 
 use std::time::Instant;
-use triage::model::backend::candle_hidden_after;
-use triage::model::fast::{FastEncoder, Isa, Precision};
-use triage::model::{Bundle, Encoded, TextTokenizer};
+use triage_core::model::backend::candle_hidden_after;
+use triage_core::model::fast::{FastEncoder, Isa, Precision};
+use triage_core::model::{Bundle, Encoded, TextTokenizer};
 
 const BASE: &str = "../shared/models/multilingual-e5-small-zh-en";
 const BATCH: usize = 64;
@@ -31,11 +31,11 @@ fn main() {
     // The recipe's prefix and length limit, as `finetune::run` sets them.
     bundle.tokenizer =
         TextTokenizer::from_file(&bundle.files.tokenizer, 128, "query: ").expect("tokenizer");
-    let root = triage::data::default_root();
+    let root = triage_lab::data::default_root();
     let mut texts = Vec::new();
     for name in ["banking77", "clinc150"] {
         let records =
-            triage::data::load(&root, name, triage::data::Split::Train).expect("data set");
+            triage_lab::data::load(&root, name, triage_lab::data::Split::Train).expect("data set");
         // An even spread over each split (they are grouped by label).
         let step = (records.len() / (n / 2).max(1)).max(1);
         texts.extend(

@@ -21,13 +21,14 @@
 
 use rand::SeedableRng;
 use std::collections::BTreeMap;
-use triage::classify::Classifier;
-use triage::config::Config;
-use triage::data::{self, Record, Split};
-use triage::model::heads::{emotion_result, intent_result};
-use triage::model::Bundle;
-use triage::policy::{Action, Policy, PolicyConfig, ReasonCode, TurnInput};
-use triage::text::{self, augment, Channel, NormalizeOptions};
+use triage_core::classify::Classifier;
+use triage_core::config::Config;
+use triage_core::model::heads::{emotion_result, intent_result};
+use triage_core::model::Bundle;
+use triage_core::policy::{Action, Policy, PolicyConfig, ReasonCode, TurnInput};
+use triage_core::text::{self, Channel, NormalizeOptions};
+use triage_lab::augment;
+use triage_lab::data::{self, Record, Split};
 
 struct Item {
     set: &'static str,
@@ -140,7 +141,7 @@ fn main() -> anyhow::Result<()> {
         }
         if set == "routine" {
             let mut u = r.clone();
-            u.text = triage::train::mix::upset::upset_style(&r.text, &mut rng).0;
+            u.text = triage_lab::train::mix::upset::upset_style(&r.text, &mut rng).0;
             records.push(("upset", u));
         }
         records.push((set, r));
@@ -164,7 +165,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|(_, r)| (r.text.clone(), Channel::Chat))
         .collect();
-    let emb = triage::train::cache::embed_cached(&classifier, &texts, "policy sweep")?;
+    let emb = triage_lab::train::cache::embed_cached(&classifier, &texts, "policy sweep")?;
     let heads = classifier.heads();
     let support = heads
         .iter()

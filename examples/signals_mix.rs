@@ -4,8 +4,8 @@
 //! Run: `cargo run --release --example signals_mix -- OUT_DIR [SEED]`
 //! Writes OUT_DIR/{emotion,support}.{train,dev}.jsonl (see `triage::train::mix`).
 
-use triage::data::{self, Split};
-use triage::train::mix;
+use triage_lab::data::{self, Split};
+use triage_lab::train::mix;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

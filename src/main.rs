@@ -1,4 +1,7 @@
-//! The `triage` command: a thin shell over the library.
+//! The `triage` command: the CLI over triage-core (pipeline), triage-server (HTTP) and
+//! triage-lab (data, training, evaluation).
+
+mod cli;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -12,7 +15,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match triage::cli::run(triage::cli::Cli::parse()) {
+    triage_core::progress::install(cli::progress::progress_bar);
+    match cli::run(cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

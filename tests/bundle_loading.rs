@@ -6,7 +6,7 @@ mod common;
 use candle_core::{Device, Tensor};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use triage::model::{Bundle, HeadKind};
+use triage_core::model::{Bundle, HeadKind};
 
 fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("triage-{name}-{}", std::process::id()))

@@ -244,15 +244,16 @@ fn a_response_can_be_decided_again_offline() {
     // another policy. With the same policy it must agree with the server.
     let s = TestServer::start(|_| {});
     let policy =
-        triage::policy::Policy::from_file(&common::repo_path("config/policy.toml")).unwrap();
+        triage_core::policy::Policy::from_file(&common::repo_path("config/policy.toml")).unwrap();
     for text in [
         "I need to delete my account",
         "where can I track my order",
         "我要投诉你们的快递员",
     ] {
         let r = classify(&s, json!({"text": text}));
-        let resp: triage::api::ClassifyResponse = serde_json::from_value(r.clone()).unwrap();
-        let turn = triage::policy::TurnInput::from_response(text, &resp, None, &["en".to_string()]);
+        let resp: triage_core::api::ClassifyResponse = serde_json::from_value(r.clone()).unwrap();
+        let turn =
+            triage_core::policy::TurnInput::from_response(text, &resp, None, &["en".to_string()]);
         let d = policy.decide(&turn, &[], 0);
         assert_eq!(serde_json::to_value(&d).unwrap(), r["handoff"], "{text}");
     }

@@ -7,9 +7,9 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use triage::config::{MemoryConfig, StoreText};
-use triage::model::{IntentResult, LabelScore};
-use triage::policy::{
+use triage_core::config::{MemoryConfig, StoreText};
+use triage_core::model::{IntentResult, LabelScore};
+use triage_core::policy::{
     Action, ConversationStore, HandoffService, MemoryStore, Policy, PolicyConfig, PolicyHandle,
     ReasonCode, Severity, StoreError, StoredTurn, TurnInput, TurnMeta,
 };
@@ -298,8 +298,8 @@ fn a_failing_store_never_fails_the_decision() {
     );
 }
 
-fn feedback(at: u64, sid: &str, accepted: bool) -> triage::policy::Feedback {
-    triage::policy::Feedback {
+fn feedback(at: u64, sid: &str, accepted: bool) -> triage_core::policy::Feedback {
+    triage_core::policy::Feedback {
         at_ms: at,
         turn_at_ms: Some(T0),
         suggestion_id: Some(sid.into()),
@@ -365,7 +365,7 @@ fn feedback_is_kept_with_its_conversation_and_expires_with_it() {
 fn the_bot_answer_is_kept_as_shown_only_when_the_bot_may_answer() {
     let mem = MemoryConfig::default();
     let svc = service(shipped(), Box::new(MemoryStore::new(&mem)), mem);
-    let shown = |id: &str| triage::policy::ShownSuggestion {
+    let shown = |id: &str| triage_core::policy::ShownSuggestion {
         id: id.into(),
         title: Some(id.to_uppercase()),
         score: Some(0.8),
@@ -418,7 +418,7 @@ fn the_bot_answer_is_kept_as_shown_only_when_the_bot_may_answer() {
     });
     let t: StoredTurn = serde_json::from_value(old).unwrap();
     assert!(t.suggestions_shown.is_empty());
-    let s: triage::policy::ShownSuggestion =
+    let s: triage_core::policy::ShownSuggestion =
         serde_json::from_value(serde_json::json!({"id": "x"})).unwrap();
     assert!(!s.bot);
 }

@@ -6,7 +6,7 @@ mod common;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use triage::data::{self, Split};
+use triage_lab::data::{self, Split};
 
 fn triage(cache: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_triage"));
@@ -30,7 +30,7 @@ fn temp_dir(name: &str) -> PathBuf {
 fn bitext_file(dir: &Path) -> PathBuf {
     let root = common::shared_dir().join("datasets");
     let records = data::load(&root, "bitext_customer_support", Split::Test).unwrap();
-    let sample = triage::eval::sample::stable_sample(records, Some(24));
+    let sample = triage_lab::eval::sample::stable_sample(records, Some(24));
     let path = dir.join("mine.jsonl");
     data::write_jsonl(&path, &sample).unwrap();
     path

@@ -1,16 +1,16 @@
 //! The figures `triage eval` reports, end to end from head outputs to `report.json` and
 //! Rasa's `intent_report.json`, against `../shared/fixtures/metrics` (computed by
 //! scikit-learn). The metric functions themselves are checked to 1e-9 in
-//! `src/eval/metrics`; here the head outputs pass through f32 as they do in serving, so
+//! `crates/triage-lab/src/metrics`; here the head outputs pass through f32 as they do in serving, so
 //! figures that depend on probability values are compared to 1e-6.
 
 mod common;
 
 use ndarray::Array2;
 use serde_json::Value;
-use triage::eval::report::rasa;
-use triage::eval::{emotion, intent};
-use triage::model::{HeadKind, HeadSpec};
+use triage_core::model::{HeadKind, HeadSpec};
+use triage_lab::eval::report::rasa;
+use triage_lab::eval::{emotion, intent};
 
 fn fixture(name: &str) -> Value {
     let path = common::shared_dir().join("fixtures/metrics").join(name);

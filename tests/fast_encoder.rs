@@ -7,9 +7,9 @@
 mod common;
 
 use serde::Deserialize;
-use triage::model::fast::Isa;
-use triage::model::fast::{EncoderKind, FastEncoder, Precision};
-use triage::model::{Backend, Bundle, Encoded};
+use triage_core::model::fast::Isa;
+use triage_core::model::fast::{EncoderKind, FastEncoder, Precision};
+use triage_core::model::{Backend, Bundle, Encoded};
 
 #[derive(Deserialize)]
 struct Reference {
@@ -97,10 +97,10 @@ fn a_tier_the_cpu_lacks_is_refused() {
 }
 
 fn banking_sample(bundle: &Bundle, n: usize) -> (Vec<Encoded>, Vec<String>) {
-    let records = triage::data::load(
+    let records = triage_lab::data::load(
         &common::shared_dir().join("datasets"),
         "banking77",
-        triage::data::Split::Test,
+        triage_lab::data::Split::Test,
     )
     .unwrap();
     // Every 8th text: a spread over the labels (the split is sorted by label).

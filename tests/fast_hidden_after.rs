@@ -4,9 +4,9 @@
 
 mod common;
 
-use triage::model::backend::candle_hidden_after;
-use triage::model::fast::{FastEncoder, Isa, Precision};
-use triage::model::{Bundle, Encoded};
+use triage_core::model::backend::candle_hidden_after;
+use triage_core::model::fast::{FastEncoder, Isa, Precision};
+use triage_core::model::{Bundle, Encoded};
 
 /// Largest absolute difference allowed in any hidden-state element. The states are
 /// layer-norm outputs (|x| ≤ 6.1 on MiniLM, ≤ 1.1 after e5's last layer); the f32 sums

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use triage::data::{self, Split};
+use triage_lab::data::{self, Split};
 
 #[test]
 fn a_tiny_recipe_trains_a_bundle_that_loads_and_learns() {
@@ -78,7 +78,7 @@ dev = "{dev}"
         .args(["train", "--recipe"])
         .arg(&recipe)
         .env("TRIAGE_CACHE_DIR", dir.join("cache"))
-        .env("TRIAGE_LOG", "warn,triage::train::finetune=info")
+        .env("TRIAGE_LOG", "warn,triage_lab::train::finetune=info")
         .output()
         .unwrap();
     assert!(
@@ -88,7 +88,7 @@ dev = "{dev}"
     );
     // The recipe leaves `frozen_encoder` at its default: the fast encoder wherever this
     // CPU has a SIMD tier of ours.
-    if triage::model::fast::Isa::best().is_simd() {
+    if triage_core::model::fast::Isa::best().is_simd() {
         let log = String::from_utf8_lossy(&output.stderr);
         assert!(
             log.contains("frozen layers cached by the fast f32 encoder"),
@@ -101,7 +101,7 @@ dev = "{dev}"
         dev_acc > 0.5,
         "4-way dev accuracy {dev_acc} is near chance: {report}"
     );
-    let bundle = triage::model::Bundle::load(out.to_str().unwrap()).unwrap();
+    let bundle = triage_core::model::Bundle::load(out.to_str().unwrap()).unwrap();
     let head = bundle.head("intent.tiny").unwrap();
     assert_eq!(head.spec.labels.len(), 4);
     assert!(head.spec.temperature > 0.0);
@@ -109,11 +109,11 @@ dev = "{dev}"
         .unwrap()
         .contains("fine-tuned"));
     // Upper layers changed, lower (frozen) ones did not.
-    let base = triage::model::bundle::read_weights(
+    let base = triage_core::model::bundle::read_weights(
         &common::shared_dir().join("models/all-MiniLM-L6-v2/model.safetensors"),
     )
     .unwrap();
-    let tuned = triage::model::bundle::read_weights(&out.join("model.safetensors")).unwrap();
+    let tuned = triage_core::model::bundle::read_weights(&out.join("model.safetensors")).unwrap();
     let diff = |name: &str| -> f32 {
         (&base[name] - &tuned[name])
             .unwrap()

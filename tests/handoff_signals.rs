@@ -147,13 +147,13 @@ fn calm_reads_calm_and_upset_goes_to_a_person() {
 
 #[test]
 fn check_texts_are_not_in_the_training_mixes() {
-    let root = triage::data::default_root();
+    let root = triage_lab::data::default_root();
     let mut seen = std::collections::HashSet::new();
-    for split in [triage::data::Split::Train, triage::data::Split::Dev] {
-        for r in triage::train::mix::emotion_mix(&root, split, 15).unwrap() {
+    for split in [triage_lab::data::Split::Train, triage_lab::data::Split::Dev] {
+        for r in triage_lab::train::mix::emotion_mix(&root, split, 15).unwrap() {
             seen.insert(r.text.to_lowercase());
         }
-        for r in triage::train::mix::support_mix(&root, split, 15).unwrap() {
+        for r in triage_lab::train::mix::support_mix(&root, split, 15).unwrap() {
             seen.insert(r.text.to_lowercase());
         }
     }

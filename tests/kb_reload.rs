@@ -10,9 +10,9 @@ use kb_util::{copy_tree, prepare, repo_path, temp_dir, Counting};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use triage::kb::article::parse_date;
-use triage::kb::{KbHandle, KbOptions, KnowledgeBase, Mode, Query, ReloadOutcome};
-use triage::text::Channel;
+use triage_core::kb::article::parse_date;
+use triage_core::kb::{KbHandle, KbOptions, KnowledgeBase, Mode, Query, ReloadOutcome};
+use triage_core::text::Channel;
 
 fn options() -> KbOptions {
     KbOptions {
@@ -21,7 +21,7 @@ fn options() -> KbOptions {
     }
 }
 
-fn top(handle: &KbHandle, p: &kb_util::Prepared) -> triage::kb::Suggestion {
+fn top(handle: &KbHandle, p: &kb_util::Prepared) -> triage_core::kb::Suggestion {
     let q = Query {
         embedding: Some(p.embedding.view()),
         predicted_intent: Some((p.intent.0.as_str(), p.intent.1)),

@@ -9,14 +9,15 @@ mod common;
 use common::{default_model, repo_path, shared_dir};
 use ndarray::{Array2, Axis};
 use rand::{rngs::StdRng, SeedableRng};
-use triage::classify::Classifier;
-use triage::config::Config;
-use triage::data::{self, Split};
-use triage::kb::eval::{retrieval_eval, EvalQuery, RetrievalEval};
-use triage::kb::{KbOptions, KnowledgeBase};
-use triage::model::heads::intent_result;
-use triage::model::Bundle;
-use triage::text::{self, augment, Channel, NormalizeOptions};
+use triage_core::classify::Classifier;
+use triage_core::config::Config;
+use triage_core::kb::{KbOptions, KnowledgeBase};
+use triage_core::model::heads::intent_result;
+use triage_core::model::Bundle;
+use triage_core::text::{self, Channel, NormalizeOptions};
+use triage_lab::augment;
+use triage_lab::data::{self, Split};
+use triage_lab::eval::kb::{retrieval_eval, EvalQuery, RetrievalEval};
 
 fn classifier() -> Classifier {
     let bundle = Bundle::load(&default_model()).expect("shipped bundle loads");
@@ -42,7 +43,7 @@ fn queries(
         })
         .collect();
     let emb = clf
-        .embed_offline(&items, &indicatif::ProgressBar::hidden())
+        .embed_offline(&items, &triage_core::progress::Silent)
         .expect("queries embed");
     let head = clf
         .heads()
@@ -97,7 +98,7 @@ fn bitext_test_split_meets_the_issue_floors() {
     let clf = classifier();
     let cache = std::env::temp_dir().join(format!("triage-kb-retrieval-{}", std::process::id()));
     let options = KbOptions {
-        today: triage::kb::article::parse_date("2026-11-23"),
+        today: triage_core::kb::article::parse_date("2026-11-23"),
         ..KbOptions::default()
     };
     let (kb, issues) = KnowledgeBase::load(&repo_path("config/kb/support"), &clf, &cache, &options)
@@ -167,7 +168,7 @@ fn banking_base_covers_its_intents() {
     let clf = classifier();
     let cache = std::env::temp_dir().join(format!("triage-kb-banking-{}", std::process::id()));
     let options = KbOptions {
-        today: triage::kb::article::parse_date("2026-11-23"),
+        today: triage_core::kb::article::parse_date("2026-11-23"),
         ..KbOptions::default()
     };
     let (kb, issues) = KnowledgeBase::load(&repo_path("config/kb/banking"), &clf, &cache, &options)
@@ -197,7 +198,7 @@ fn banking_base_covers_its_intents() {
         .map(|r| (r.text.clone(), Channel::Chat))
         .collect();
     let emb = clf
-        .embed_offline(&items, &indicatif::ProgressBar::hidden())
+        .embed_offline(&items, &triage_core::progress::Silent)
         .expect("queries embed");
     let probs = head.scores(emb.view());
     let queries: Vec<EvalQuery> = records

@@ -8,9 +8,9 @@ mod kb_util;
 
 use kb_util::{classifier, prepare, repo_path, temp_dir, Prepared};
 use std::sync::{Arc, OnceLock};
-use triage::kb::article::parse_date;
-use triage::kb::{ArticleType, KbOptions, KnowledgeBase, Mode, Query, SearchError};
-use triage::text::Channel;
+use triage_core::kb::article::parse_date;
+use triage_core::kb::{ArticleType, KbOptions, KnowledgeBase, Mode, Query, SearchError};
+use triage_core::text::Channel;
 
 fn options() -> KbOptions {
     KbOptions {
@@ -50,7 +50,7 @@ fn query<'a>(p: &'a Prepared, mode: Mode, k: usize) -> Query<'a> {
     }
 }
 
-fn ids(s: &[triage::kb::Suggestion]) -> Vec<&str> {
+fn ids(s: &[triage_core::kb::Suggestion]) -> Vec<&str> {
     s.iter().map(|x| x.id.as_str()).collect()
 }
 
@@ -342,7 +342,7 @@ fn hnsw_path_agrees_with_the_exact_scan() {
         let a = approx.search(&query(&p, Mode::Agent, 3)).unwrap();
         let e = exact.search(&query(&p, Mode::Agent, 3)).unwrap();
         // Retrieval must agree; an empathy script placed first is chosen by emotion.
-        let first = |v: &[triage::kb::Suggestion]| {
+        let first = |v: &[triage_core::kb::Suggestion]| {
             v.iter()
                 .find(|x| x.kind != ArticleType::Empathy)
                 .map(|x| (x.id.clone(), x.score))

@@ -258,15 +258,15 @@ fn ready_waits_for_every_bundle() {
 fn two_bundles_with_one_name_do_not_start() {
     let dir = temp_dir("dup");
     let twin = renamed_bundle(&dir.join("twin"), EN, "[\"zh\"]");
-    let state = triage::server::AppState::new(triage::config::Config {
+    let state = triage_server::AppState::new(triage_core::config::Config {
         models: vec![common::default_model(), twin],
-        suggest: triage::config::SuggestConfig {
+        suggest: triage_core::config::SuggestConfig {
             enabled: false,
             ..Default::default()
         },
         ..Default::default()
     });
-    let err = triage::server::load_model(&state).unwrap_err().to_string();
+    let err = triage_server::load_model(&state).unwrap_err().to_string();
     assert!(err.contains(EN) && err.contains("two bundles"), "{err}");
     assert!(!state.is_ready());
     let _ = std::fs::remove_dir_all(&dir);

@@ -10,7 +10,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use triage::policy::{Policy, PolicyHandle};
+use triage_core::policy::{Policy, PolicyHandle};
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("triage-{name}-{}", std::process::id()));
@@ -156,24 +156,24 @@ fn a_server_does_not_start_on_an_invalid_policy() {
     let dir = temp_dir("policy-bad-start");
     let file = dir.join("policy.toml");
     std::fs::write(&file, "[low_confidence]\nthreshold = \"high\"\n").unwrap();
-    let state = triage::server::AppState::new(triage::config::Config {
+    let state = triage_server::AppState::new(triage_core::config::Config {
         models: vec![common::default_model()],
         policy: file.clone(),
         ..Default::default()
     });
-    let err = triage::server::load_model(&state).unwrap_err().to_string();
+    let err = triage_server::load_model(&state).unwrap_err().to_string();
     assert!(
         err.contains("policy.toml") && err.contains("threshold"),
         "{err}"
     );
     assert!(!state.is_ready());
     // A named file that does not exist is an error too.
-    let state = triage::server::AppState::new(triage::config::Config {
+    let state = triage_server::AppState::new(triage_core::config::Config {
         models: vec![common::default_model()],
         policy: dir.join("missing.toml"),
         ..Default::default()
     });
-    let err = triage::server::load_model(&state).unwrap_err().to_string();
+    let err = triage_server::load_model(&state).unwrap_err().to_string();
     assert!(err.contains("missing.toml"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -183,7 +183,7 @@ fn the_shipped_policy_names_only_labels_of_the_shipped_bundle() {
     let policy = Policy::from_file(&common::repo_path("config/policy.toml")).unwrap();
     let text =
         std::fs::read_to_string(common::repo_path("models/triage-en-small/bundle.toml")).unwrap();
-    let manifest: triage::model::Manifest = toml::from_str(&text).unwrap();
+    let manifest: triage_core::model::Manifest = toml::from_str(&text).unwrap();
     assert_eq!(policy.unknown_labels(&manifest), Vec::<String>::new());
     // And the check can fail.
     let mut cfg = policy.config().clone();

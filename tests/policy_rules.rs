@@ -13,12 +13,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use triage::api::Customer;
-use triage::model::{EmotionResult, IntentResult, LabelScore, Sentiment};
-use triage::policy::{
+use triage_core::api::Customer;
+use triage_core::model::{EmotionResult, IntentResult, LabelScore, Sentiment};
+use triage_core::policy::{
     Action, Decision, Policy, PolicyConfig, Priority, ReasonCode, Severity, StoredTurn, TurnInput,
 };
-use triage::text::Channel;
+use triage_core::text::Channel;
 use ReasonCode::*;
 
 fn shipped() -> PolicyConfig {
@@ -65,7 +65,7 @@ fn oos(conf: f32) -> IntentResult {
 /// frustration is the noisy-OR of anger, annoyance, disappointment and disgust, as the
 /// emotion head computes it.
 fn emotion(given: &[(&str, f32)], sentiment: f32) -> EmotionResult {
-    let mut scores: BTreeMap<String, f32> = triage::data::goemotions_labels()
+    let mut scores: BTreeMap<String, f32> = triage_lab::data::goemotions_labels()
         .iter()
         .map(|l| (l.to_string(), 0.02))
         .collect();
@@ -764,7 +764,7 @@ fn old_turns_do_not_count() {
 #[test]
 fn shadow_mode_reports_without_acting() {
     let mut cfg = shipped();
-    cfg.mode = triage::policy::config::Mode::Shadow;
+    cfg.mode = triage_core::policy::config::Mode::Shadow;
     let p = Policy::new(cfg).unwrap();
     let d = Conversation::new(&p).say(
         en("agent", support("contact_human_agent", 0.97), calm()),

@@ -10,8 +10,8 @@ use common::{get, post, TestServer};
 use redis_util::RedisServer;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use triage::config::MemoryConfig;
-use triage::policy::{
+use triage_core::config::MemoryConfig;
+use triage_core::policy::{
     Action, ConversationStore, Decision, Priority, RedisStore, Severity, StoreError, StoredTurn,
 };
 
@@ -83,7 +83,7 @@ fn redis_store_keeps_trims_expires_and_counts() {
     assert_eq!(store.count_recent("refund", "a", 17_000, 5_000).unwrap(), 1);
 
     // Feedback sits beside the turns, only for a conversation that exists.
-    let fb = |sid: &str, accepted: bool| triage::policy::Feedback {
+    let fb = |sid: &str, accepted: bool| triage_core::policy::Feedback {
         at_ms: 5,
         turn_at_ms: Some(4),
         suggestion_id: Some(sid.into()),

@@ -5,7 +5,7 @@
 mod common;
 
 use serde::Deserialize;
-use triage::model::{Backend, Bundle};
+use triage_core::model::{Backend, Bundle};
 
 #[derive(Deserialize)]
 struct Reference {

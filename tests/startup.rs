@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
-use triage::classify::Classifier;
-use triage::kb::{EmbedError, Embedder};
-use triage::server::AppState;
+use triage_core::classify::Classifier;
+use triage_core::kb::{EmbedError, Embedder};
+use triage_server::AppState;
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("triage-startup-{name}-{}", std::process::id()));
@@ -179,7 +179,10 @@ fn ready_does_not_wait_for_the_knowledge_base_and_suggestions_say_it_is_indexing
 
 /// Starts the two shipped bundles on `cache`, counting the texts each embeds; returns
 /// the counts once both bases serve, and the suggestions of each for one query.
-fn run(cache: &Path, edit: impl FnOnce(&mut triage::config::Config)) -> (Vec<usize>, Vec<Value>) {
+fn run(
+    cache: &Path,
+    edit: impl FnOnce(&mut triage_core::config::Config),
+) -> (Vec<usize>, Vec<Value>) {
     let counts = Arc::new(Mutex::new(HashMap::new()));
     let seen = counts.clone();
     let cache = cache.to_path_buf();

@@ -6,11 +6,11 @@
 mod common;
 
 use std::time::Instant;
-use triage::api::ClassifyRequest;
-use triage::classify::Classifier;
-use triage::config::Config;
-use triage::data::{self, Split};
-use triage::model::Bundle;
+use triage_core::api::ClassifyRequest;
+use triage_core::classify::Classifier;
+use triage_core::config::Config;
+use triage_core::model::Bundle;
+use triage_lab::data::{self, Split};
 
 fn messages() -> Vec<String> {
     let root = common::shared_dir().join("datasets");

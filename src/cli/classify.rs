@@ -4,17 +4,17 @@
 //! One response object per line, in input order; a bad line gets an error object in its
 //! place so the output stays aligned with the input.
 
-use crate::api::{ClassifyRequest, ErrorBody, ErrorDetail};
-use crate::classify::Classifier;
-use crate::config::Config;
-use crate::model::Bundle;
-use crate::policy::HandoffService;
-use crate::suggest::LiveKb;
 use std::cell::OnceCell;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use triage_core::api::{ClassifyRequest, ErrorBody, ErrorDetail};
+use triage_core::bundles::load_classifier;
+use triage_core::classify::Classifier;
+use triage_core::config::Config;
+use triage_core::policy::HandoffService;
+use triage_core::suggest::LiveKb;
 
 /// Lines classified per engine call: large enough to batch, small enough to stream.
 const CHUNK: usize = 64;
@@ -29,8 +29,7 @@ pub fn run(
     // Same policy and memory as the server: lines sharing a conversation_id see each
     // other's turns, in file order.
     let handoff = Arc::new(HandoffService::from_config(&config, false)?);
-    let bundle = Bundle::load(config.model())?;
-    let classifier = Arc::new(Classifier::new(bundle, config).with_handoff(handoff));
+    let classifier = Arc::new(load_classifier(config.model(), &config, &handoff)?);
     let kb = Kb {
         classifier: classifier.clone(),
         loaded: OnceCell::new(),
@@ -104,7 +103,7 @@ impl Kb {
                 if !config.suggest.enabled {
                     return None;
                 }
-                let options = crate::kb::KbOptions {
+                let options = triage_core::kb::KbOptions {
                     watch_interval_ms: 0,
                     ..config.suggest.search.clone()
                 };

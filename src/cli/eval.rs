@@ -2,13 +2,13 @@
 //! FILE.jsonl --head NAME`), write the reports, and fail (non-zero exit) when a floor of
 //! the gate is missed, naming each one.
 
-use crate::config::Config;
-use crate::eval::channels::ChannelVariant;
-use crate::eval::suite::{Suite, TaskSpec};
-use crate::eval::{run_suite, write_all, RunOptions};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use triage_core::config::Config;
+use triage_lab::eval::channels::ChannelVariant;
+use triage_lab::eval::suite::{Suite, TaskSpec};
+use triage_lab::eval::{run_suite, write_all, RunOptions};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -117,7 +117,7 @@ pub fn run(config: Config, a: EvalArgs) -> anyhow::Result<()> {
         .datasets
         .clone()
         .or_else(|| suite.datasets.clone())
-        .unwrap_or_else(crate::data::default_root);
+        .unwrap_or_else(triage_lab::data::default_root);
     let report = run_suite(
         &suite,
         RunOptions {

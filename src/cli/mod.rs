@@ -3,12 +3,13 @@
 
 mod classify;
 mod eval;
+pub mod progress;
 mod serve;
 mod train;
 
-use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use triage_core::config::Config;
 
 #[derive(Parser)]
 #[command(
@@ -52,11 +53,11 @@ pub struct Common {
     /// Encoder: auto (int8 on this CPU's best SIMD tier, else candle), candle (f32
     /// reference), f32 or int8 (the fast encoder)
     #[arg(long, env = "TRIAGE_ENCODER", global = true)]
-    encoder: Option<crate::model::fast::EncoderKind>,
+    encoder: Option<triage_core::model::fast::EncoderKind>,
     /// Force the fast encoder's kernel tier: scalar, avx2, avxvnni or avx512 [default:
     /// the best this CPU runs]
     #[arg(long, env = "TRIAGE_ISA", global = true)]
-    isa: Option<crate::model::fast::Isa>,
+    isa: Option<triage_core::model::fast::Isa>,
 }
 
 #[derive(Subcommand)]
@@ -111,7 +112,7 @@ impl Common {
             c.isa = Some(v);
         }
         // A forced tier this CPU cannot run stops here, before any model loads.
-        crate::model::fast::Isa::resolve(c.isa)?;
+        triage_core::model::fast::Isa::resolve(c.isa)?;
         Ok(c)
     }
 }
@@ -136,24 +137,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// A progress bar on a terminal; hidden when stderr is a pipe or file (CI logs).
-pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
 #[cfg(test)]
 mod tests {
     use super::Cli;
@@ -166,7 +149,7 @@ mod tests {
 
     #[test]
     fn a_forced_instruction_set_is_refused_when_the_cpu_lacks_it() {
-        use crate::model::fast::Isa;
+        use triage_core::model::fast::Isa;
         for isa in Isa::ALL {
             let cli =
                 Cli::try_parse_from(["triage", "--isa", isa.as_str(), "classify", "x"]).unwrap();

@@ -1,7 +1,8 @@
 //! `triage serve`: listen at once, load the model in the background, serve until SIGTERM.
 
-use crate::config::Config;
-use crate::server::{self, AppState};
+use triage_core::config::Config;
+use triage_server as server;
+use triage_server::AppState;
 
 pub fn run(config: Config) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()

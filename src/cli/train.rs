@@ -1,12 +1,12 @@
 //! `triage train`.
 
-use crate::config::Config;
-use crate::train::finetune;
-use crate::train::fit::FitOptions;
-use crate::train::head_only::{self, HeadOnlyArgs};
-use crate::train::recipe::Recipe;
 use clap::Args;
 use std::path::PathBuf;
+use triage_core::config::Config;
+use triage_lab::train::finetune;
+use triage_lab::train::fit::FitOptions;
+use triage_lab::train::head_only::{self, HeadOnlyArgs};
+use triage_lab::train::recipe::Recipe;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -60,12 +60,12 @@ pub struct TrainArgs {
 pub fn run(mut config: Config, a: TrainArgs) -> anyhow::Result<()> {
     // Heads are fitted and calibrated on the reference encoder's embeddings whatever
     // encoder serves: the int8 encoder is judged against them (benches/README.md).
-    if config.encoder != crate::model::fast::EncoderKind::Candle {
+    if config.encoder != triage_core::model::fast::EncoderKind::Candle {
         tracing::info!(
             encoder = config.encoder.as_str(),
             "training uses the candle encoder"
         );
-        config.encoder = crate::model::fast::EncoderKind::Candle;
+        config.encoder = triage_core::model::fast::EncoderKind::Candle;
     }
     if let Some(path) = &a.recipe {
         let recipe = Recipe::load(path).map_err(|e| anyhow::anyhow!(e))?;

@@ -21,8 +21,9 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
-use triage::config::Config;
-use triage::server::{self, AppState};
+use triage_core::config::Config;
+use triage_server as server;
+use triage_server::AppState;
 
 /// The shipped default bundle.
 pub fn default_model() -> String {
@@ -199,7 +200,7 @@ pub fn get(url: &str) -> (u16, String) {
 /// banking77 test texts, the load the benchmarks use too.
 pub fn banking_texts(n: usize) -> Vec<String> {
     let root = shared_dir().join("datasets");
-    triage::data::load(&root, "banking77", triage::data::Split::Test)
+    triage_lab::data::load(&root, "banking77", triage_lab::data::Split::Test)
         .unwrap()
         .into_iter()
         .take(n)

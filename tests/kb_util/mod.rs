@@ -7,12 +7,12 @@ use ndarray::{Array1, Array2};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use triage::classify::Classifier;
-use triage::config::Config;
-use triage::kb::{EmbedError, Embedder};
-use triage::model::heads::{emotion_result, intent_result};
-use triage::model::Bundle;
-use triage::text::{self, Channel, NormalizeOptions};
+use triage_core::classify::Classifier;
+use triage_core::config::Config;
+use triage_core::kb::{EmbedError, Embedder};
+use triage_core::model::heads::{emotion_result, intent_result};
+use triage_core::model::Bundle;
+use triage_core::text::{self, Channel, NormalizeOptions};
 
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -43,7 +43,7 @@ pub fn prepare(text: &str, channel: Channel) -> Prepared {
     let emb: Array2<f32> = clf
         .embed_offline(
             &[(text.to_string(), channel)],
-            &indicatif::ProgressBar::hidden(),
+            &triage_core::progress::Silent,
         )
         .expect("embeds");
     let head = |name: &str| {

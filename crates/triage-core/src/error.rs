@@ -1,0 +1,140 @@
+//! Every error a caller can cause or meet, as one enum. The HTTP layer maps it to a status
+//! and a stable `code` in exactly one place (`server/error.rs`); the CLI prints it.
+
+use crate::engine::EngineError;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TriageError {
+    #[error("text is empty")]
+    EmptyText { index: Option<usize> },
+    #[error("text is {bytes} bytes; the limit is {max}")]
+    TextTooLarge {
+        bytes: usize,
+        max: usize,
+        index: Option<usize>,
+    },
+    #[error("{items} inputs in one request; the limit is {max}")]
+    BatchTooLarge { items: usize, max: usize },
+    #[error("request body is larger than {max} bytes")]
+    PayloadTooLarge { max: usize },
+    #[error("unknown channel {value:?}: expected one of chat, voice, email, social")]
+    UnknownChannel { value: String, index: Option<usize> },
+    #[error("unknown intent set {value:?}: this model has {available}")]
+    UnknownIntentSet { value: String, available: String },
+    /// A request's `model` names no bundle this server loaded.
+    #[error("unknown model {value:?}: this server serves {available}")]
+    UnknownModel { value: String, available: String },
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("malformed JSON: {0}")]
+    InvalidJson(String),
+    #[error("request body is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the model is still loading")]
+    NotReady,
+    #[error("{0}")]
+    NotFound(String),
+    /// A policy file that does not load; the previous policy stays in force.
+    #[error("{0}")]
+    InvalidPolicy(String),
+    /// The conversation store cannot be reached right now.
+    #[error("{0}")]
+    MemoryUnavailable(String),
+    /// No conversation with this id (never seen, or expired), where one is required.
+    #[error("no conversation {0:?}: unknown, or expired after memory.ttl_secs")]
+    UnknownConversation(String),
+    /// Feedback names a suggestion that was never shown in the conversation and is not
+    /// an article of the knowledge base.
+    #[error("{0}")]
+    UnknownSuggestion(String),
+    /// A label that the intent head does not have (a corrected intent, for example).
+    #[error("{0}")]
+    UnknownLabel(String),
+    /// Suggestions are switched off, or the knowledge base did not load.
+    #[error("{0}")]
+    KbUnavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<crate::policy::PolicyError> for TriageError {
+    fn from(e: crate::policy::PolicyError) -> Self {
+        match e {
+            crate::policy::PolicyError::Store(s) => s.into(),
+            other => TriageError::InvalidPolicy(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::policy::StoreError> for TriageError {
+    fn from(e: crate::policy::StoreError) -> Self {
+        TriageError::MemoryUnavailable(e.to_string())
+    }
+}
+
+impl TriageError {
+    /// Stable, machine-readable code for clients (`error.code` in the JSON body).
+    pub fn code(&self) -> &'static str {
+        match self {
+            TriageError::EmptyText { .. } => "empty_text",
+            TriageError::TextTooLarge { .. } => "text_too_large",
+            TriageError::BatchTooLarge { .. } => "batch_too_large",
+            TriageError::PayloadTooLarge { .. } => "payload_too_large",
+            TriageError::UnknownChannel { .. } => "unknown_channel",
+            TriageError::UnknownIntentSet { .. } => "unknown_intent_set",
+            TriageError::UnknownModel { .. } => "unknown_model",
+            TriageError::InvalidRequest(_) => "invalid_request",
+            TriageError::InvalidJson(_) => "invalid_json",
+            TriageError::InvalidUtf8 => "invalid_utf8",
+            TriageError::UnsupportedMediaType(_) => "unsupported_media_type",
+            TriageError::Engine(EngineError::Overloaded { .. }) => "overloaded",
+            TriageError::Engine(EngineError::Closed) => "shutting_down",
+            TriageError::Engine(EngineError::Backend(_)) => "inference_failed",
+            TriageError::NotReady => "not_ready",
+            TriageError::NotFound(_) => "not_found",
+            TriageError::InvalidPolicy(_) => "invalid_policy",
+            TriageError::MemoryUnavailable(_) => "memory_unavailable",
+            TriageError::UnknownConversation(_) => "unknown_conversation",
+            TriageError::UnknownSuggestion(_) => "unknown_suggestion",
+            TriageError::UnknownLabel(_) => "unknown_label",
+            TriageError::KbUnavailable(_) => "kb_unavailable",
+            TriageError::Internal(_) => "internal",
+        }
+    }
+
+    /// Which input of a batch the error is about, so a client can fix that one.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            TriageError::EmptyText { index }
+            | TriageError::TextTooLarge { index, .. }
+            | TriageError::UnknownChannel { index, .. } => *index,
+            _ => None,
+        }
+    }
+
+    pub fn at(self, i: usize) -> Self {
+        match self {
+            TriageError::EmptyText { .. } => TriageError::EmptyText { index: Some(i) },
+            TriageError::TextTooLarge { bytes, max, .. } => TriageError::TextTooLarge {
+                bytes,
+                max,
+                index: Some(i),
+            },
+            TriageError::UnknownChannel { value, .. } => TriageError::UnknownChannel {
+                value,
+                index: Some(i),
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<TriageError> for crate::kb::EmbedError {
+    fn from(e: TriageError) -> Self {
+        crate::kb::EmbedError(e.to_string())
+    }
+}

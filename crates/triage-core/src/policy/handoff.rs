@@ -1,0 +1,226 @@
+//! The stateful shell around the pure policy: for each classified message it reads the
+//! conversation's history, counts the surge of its issue type, asks [`Policy::decide`],
+//! and stores the turn. A store that cannot be reached never fails the message: the
+//! decision is made without history and says so (`memory_unavailable`).
+//!
+//! What is kept: each turn's intent, emotion, decision, the suggestions shown and, by
+//! default, the customer's raw words, because the agent who takes over must read what the
+//! customer already said (the point of the context package). `memory.store_text` can
+//! mask personal data or drop the text. Kept turns expire `memory.ttl_secs` (default 24
+//! h) after a conversation's last message. Logs never contain message text.
+
+use super::context::ConversationContext;
+use super::reload::PolicyHandle;
+use super::rules::Policy;
+use super::store::{self, ConversationStore, StoreError};
+use super::turn::{ShownSuggestion, StoredTurn, TurnInput};
+use super::{Action, Decision, PolicyError, Reason, ReasonCode};
+use crate::config::{Config, MemoryConfig, StoreText, DEFAULT_POLICY};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the pipeline knows about a message besides the classifier's outputs.
+#[derive(Debug, Clone, Default)]
+pub struct TurnMeta {
+    pub conversation_id: Option<String>,
+    /// The text as received (stored for the agent per `memory.store_text`).
+    pub raw_text: String,
+    /// Knowledge-base suggestions returned with this message.
+    pub suggestions: Vec<ShownSuggestion>,
+    /// The answer the knowledge base offered the bot, kept as shown only when the policy
+    /// lets the bot answer (otherwise the pipeline withholds it).
+    pub bot_answer: Option<ShownSuggestion>,
+    /// The bundle that classified the message.
+    pub model: Option<String>,
+}
+
+pub struct HandoffService {
+    policy: Arc<PolicyHandle>,
+    store: Box<dyn ConversationStore>,
+    memory: MemoryConfig,
+}
+
+impl HandoffService {
+    pub fn new(
+        policy: Arc<PolicyHandle>,
+        store: Box<dyn ConversationStore>,
+        memory: MemoryConfig,
+    ) -> Self {
+        Self {
+            policy,
+            store,
+            memory,
+        }
+    }
+
+    /// The policy file and store the configuration names. The default policy path may be
+    /// missing (built-in defaults, with a warning); a path given explicitly must load.
+    /// With `watch`, the file is re-read when it changes.
+    pub fn from_config(config: &Config, watch: bool) -> Result<Self, PolicyError> {
+        let handle = if config.policy.as_path() == Path::new(DEFAULT_POLICY)
+            && !config.policy.exists()
+        {
+            tracing::warn!(file = %config.policy.display(), "no policy file: using the built-in defaults");
+            PolicyHandle::fixed(Policy::new(Default::default()).map_err(|message| {
+                PolicyError::Invalid {
+                    file: config.policy.clone(),
+                    message,
+                }
+            })?)
+        } else {
+            PolicyHandle::load(&config.policy)?
+        };
+        let handle = Arc::new(handle);
+        if watch {
+            handle.watch(Duration::from_millis(config.policy_reload_ms));
+        }
+        let store = store::open(config.redis_url.as_deref(), &config.memory)?;
+        tracing::info!(
+            store = store.kind(),
+            ttl_secs = config.memory.ttl_secs,
+            "conversation memory"
+        );
+        Ok(Self::new(handle, store, config.memory.clone()))
+    }
+
+    pub fn policy(&self) -> &Arc<PolicyHandle> {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &dyn ConversationStore {
+        self.store.as_ref()
+    }
+
+    /// Whether [`handle`](Self::handle) may block on the network.
+    pub fn blocking(&self) -> bool {
+        self.store.blocking()
+    }
+
+    /// Decides for one message and remembers it in its conversation.
+    pub fn handle(&self, mut turn: TurnInput, meta: TurnMeta, now_ms: u64) -> Decision {
+        let policy = self.policy.get();
+        let id = meta.conversation_id.as_deref();
+        let mut unavailable = false;
+        let history = match id {
+            Some(id) => self.store.turns(id, now_ms).unwrap_or_else(|e| {
+                note_unavailable(&e);
+                unavailable = true;
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        if let Some(issue) = policy.issue_type(&turn).filter(|i| policy.watches_surge(i)) {
+            // A message without a conversation id counts as a conversation of its own.
+            let member = id
+                .map(String::from)
+                .unwrap_or_else(|| format!("anon-{:016x}", rand::random::<u64>()));
+            let window = policy.config().surge.window_secs.saturating_mul(1000);
+            if !unavailable {
+                match self.store.count_recent(&issue, &member, now_ms, window) {
+                    Ok(n) => turn.surge_count = Some(n),
+                    Err(e) => {
+                        note_unavailable(&e);
+                        unavailable = true;
+                    }
+                }
+            }
+        }
+        turn.memory_unavailable = unavailable;
+        let mut decision = policy.decide(&turn, &history, now_ms);
+        if let (Some(id), false) = (id, unavailable) {
+            let stored = self.stored_turn(&policy, &turn, &meta, &decision, now_ms);
+            if let Err(e) = self.store.append(id, &stored, now_ms) {
+                note_unavailable(&e);
+                decision.reasons.push(Reason {
+                    code: ReasonCode::MemoryUnavailable,
+                    detail: "conversation store unreachable: turn not kept".into(),
+                });
+            }
+        }
+        count(&decision);
+        decision
+    }
+
+    fn stored_turn(
+        &self,
+        policy: &Policy,
+        turn: &TurnInput,
+        meta: &TurnMeta,
+        decision: &Decision,
+        now_ms: u64,
+    ) -> StoredTurn {
+        let text = match self.memory.store_text {
+            StoreText::Raw => Some(meta.raw_text.clone()),
+            StoreText::Masked => Some(crate::text::mask_pii(&meta.raw_text)),
+            StoreText::None => None,
+        };
+        StoredTurn {
+            at_ms: now_ms,
+            text,
+            channel: turn.channel.to_string(),
+            lang: turn.lang.clone(),
+            customer: turn.customer.clone(),
+            intent: turn.intent.as_ref().map(Into::into),
+            emotion: turn.emotion.as_ref().map(Into::into),
+            negativity: policy.negativity(turn),
+            handoff: decision.clone(),
+            suggestions_shown: shown(meta, decision),
+            model: meta.model.clone(),
+        }
+    }
+
+    /// The handoff context package of a conversation, or `None` if it is unknown or
+    /// expired.
+    pub fn context(
+        &self,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<ConversationContext>, StoreError> {
+        let turns = self.store.turns(id, now_ms)?;
+        if turns.is_empty() {
+            return Ok(None);
+        }
+        let feedback = self.store.feedback(id, now_ms)?;
+        Ok(Some(
+            ConversationContext::from_turns(id, turns).with_feedback(feedback),
+        ))
+    }
+}
+
+/// The suggestions a turn showed: the agent's list, with the bot's answer marked (or
+/// added first) when the bot was allowed to send it.
+fn shown(meta: &TurnMeta, decision: &Decision) -> Vec<ShownSuggestion> {
+    let mut out = meta.suggestions.clone();
+    if let Some(b) = meta
+        .bot_answer
+        .as_ref()
+        .filter(|_| decision.action == Action::Bot)
+    {
+        match out.iter_mut().find(|s| s.id == b.id) {
+            Some(s) => s.bot = true,
+            None => out.insert(
+                0,
+                ShownSuggestion {
+                    bot: true,
+                    ..b.clone()
+                },
+            ),
+        }
+    }
+    out
+}
+
+fn note_unavailable(e: &StoreError) {
+    ::metrics::counter!("triage_memory_unavailable_total").increment(1);
+    tracing::debug!(error = %e, "deciding without conversation memory");
+}
+
+fn count(d: &Decision) {
+    ::metrics::counter!("triage_handoff_decisions_total",
+        "action" => d.policy_action().as_str(), "shadow" => if d.shadow.is_some() { "true" } else { "false" })
+    .increment(1);
+    for r in &d.reasons {
+        ::metrics::counter!("triage_handoff_reasons_total", "code" => r.code.as_str()).increment(1);
+    }
+}

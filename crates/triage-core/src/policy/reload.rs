@@ -1,0 +1,246 @@
+//! The running policy and how it changes without a restart: on `POST
+//! /admin/policy/reload`, or when the file changes on disk. A new file replaces the
+//! policy only if it parses and validates as a whole; otherwise the old one keeps
+//! serving and the error is logged and kept for `GET /admin/policy`.
+//!
+//! Change detection polls the file's modification time and size (one `stat` per
+//! interval, default 1 s) rather than using inotify (`notify`): polling also sees edits
+//! made by rename-and-replace editors, config-map symlink swaps in Kubernetes and
+//! network file systems, needs no extra crate, and costs nothing measurable. A changed
+//! file is read once its stamp has held still for one more poll (never halfway through
+//! a write), an empty file is refused, and the content hash decides whether anything
+//! really changed.
+
+use super::config::PolicyConfig;
+use super::rules::Policy;
+use super::PolicyError;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What `GET /admin/policy` shows about the running policy.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PolicyStatus {
+    /// The policy file (absent: built-in defaults).
+    pub file: Option<String>,
+    /// SHA-256 of the file content in force (empty for built-in defaults).
+    pub sha256: String,
+    /// Loads so far, the first included.
+    pub generation: u64,
+    pub loaded_at_ms: u64,
+    /// Why the last attempt to load a changed file failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Outcome of a reload request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reloaded {
+    /// The file changed and is now in force.
+    Reloaded,
+    /// The file holds what is already in force.
+    Unchanged,
+}
+
+#[derive(Clone, PartialEq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        modified: m.modified().ok(),
+        len: m.len(),
+    })
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The policy in force, swappable while requests read it.
+pub struct PolicyHandle {
+    file: Option<PathBuf>,
+    current: RwLock<Arc<Policy>>,
+    status: Mutex<PolicyStatus>,
+    /// Last file stamp seen by the watcher, so an invalid file is reported once.
+    seen: Mutex<Option<Stamp>>,
+    /// A changed stamp waiting to be seen again unchanged: a file is read only once it
+    /// has stopped changing, never halfway through a write.
+    pending: Mutex<Option<Stamp>>,
+}
+
+impl PolicyHandle {
+    /// Loads `file`; the file must exist and be valid.
+    pub fn load(file: &Path) -> Result<Self, PolicyError> {
+        let seen = stamp(file);
+        let bytes = std::fs::read(file).map_err(|e| PolicyError::Read {
+            file: file.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let policy = Self::compile(file, &bytes)?;
+        Ok(Self {
+            file: Some(file.to_path_buf()),
+            current: RwLock::new(Arc::new(policy)),
+            status: Mutex::new(PolicyStatus {
+                file: Some(file.display().to_string()),
+                sha256: sha256(&bytes),
+                generation: 1,
+                loaded_at_ms: now_ms(),
+                last_error: None,
+            }),
+            seen: Mutex::new(seen),
+            pending: Mutex::new(None),
+        })
+    }
+
+    /// A fixed policy with no file behind it (tests, evaluation, built-in defaults).
+    pub fn fixed(policy: Policy) -> Self {
+        Self {
+            file: None,
+            current: RwLock::new(Arc::new(policy)),
+            status: Mutex::new(PolicyStatus {
+                file: None,
+                sha256: String::new(),
+                generation: 1,
+                loaded_at_ms: now_ms(),
+                last_error: None,
+            }),
+            seen: Mutex::new(None),
+            pending: Mutex::new(None),
+        }
+    }
+
+    fn compile(file: &Path, bytes: &[u8]) -> Result<Policy, PolicyError> {
+        let invalid = |message: String| PolicyError::Invalid {
+            file: file.to_path_buf(),
+            message,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| invalid("not valid UTF-8".into()))?;
+        // An empty file would mean "all defaults"; far more often it is a file being
+        // rewritten. Refuse it: a policy that wants the defaults says so in a comment.
+        if text.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#')
+        }) {
+            return Err(invalid("the file is empty".into()));
+        }
+        let config = PolicyConfig::parse(text).map_err(invalid)?;
+        Policy::new(config).map_err(invalid)
+    }
+
+    /// The policy for one decision. Cheap: an `Arc` clone under a read lock.
+    pub fn get(&self) -> Arc<Policy> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn status(&self) -> PolicyStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Reads the file again and puts it in force if it is valid and different. On error
+    /// the old policy stays and the error is returned (and kept in the status).
+    pub fn reload(&self) -> Result<Reloaded, PolicyError> {
+        let Some(file) = &self.file else {
+            return Ok(Reloaded::Unchanged);
+        };
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = stamp(file);
+        let result = std::fs::read(file)
+            .map_err(|e| PolicyError::Read {
+                file: file.clone(),
+                message: e.to_string(),
+            })
+            .and_then(|bytes| {
+                let hash = sha256(&bytes);
+                if hash == self.status().sha256 {
+                    return Ok((None, hash));
+                }
+                Self::compile(file, &bytes).map(|p| (Some(p), hash))
+            });
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok((None, _)) => {
+                status.last_error = None;
+                Ok(Reloaded::Unchanged)
+            }
+            Ok((Some(policy), hash)) => {
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+                status.sha256 = hash;
+                status.generation += 1;
+                status.loaded_at_ms = now_ms();
+                status.last_error = None;
+                tracing::info!(file = %file.display(), generation = status.generation, "policy reloaded");
+                Ok(Reloaded::Reloaded)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "policy file rejected; the previous policy stays in force");
+                status.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Reloads once the file's stamp has changed since last seen and then held still
+    /// for one more poll.
+    fn poll(&self) {
+        let Some(file) = &self.file else { return };
+        let now = stamp(file);
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if now == seen {
+            *pending = None;
+            return;
+        }
+        if now.is_some() && *pending == now {
+            *pending = None;
+            drop(pending);
+            let _ = self.reload();
+        } else {
+            *pending = now;
+        }
+    }
+
+    /// Watches the file from a background thread ([`crate::watch`]), checking every
+    /// `every`. The thread holds only a weak reference and ends when the handle is dropped.
+    pub fn watch(self: &Arc<Self>, every: Duration) {
+        if self.file.is_none() || every.is_zero() {
+            return;
+        }
+        let weak: Weak<Self> = Arc::downgrade(self);
+        let check = move || match weak.upgrade() {
+            Some(h) => {
+                h.poll();
+                true
+            }
+            None => false,
+        };
+        match crate::watch::spawn("triage-policy-watch", every, || {}, check) {
+            Ok(w) => w.detach(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the policy file; reload it with POST /admin/policy/reload")
+            }
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! The knowledge base a server answers from. Start-up neither fails nor waits because of
+//! it: the first load (reading every article and embedding those the disk cache lacks,
+//! minutes for a large base on a slow CPU) runs on a background thread, so a server
+//! classifies within seconds and reports `indexing` in `/ready` and `/info` until the
+//! base serves; suggestions meanwhile answer as for a missing base. A missing or
+//! unreadable source leaves the server classifying without suggestions, says so, and is
+//! tried again every watch interval, so a base mounted after start is picked up without a
+//! restart. Once loaded, the same interval polls the files and swaps in a rebuilt base
+//! when they change ([`KbHandle::reload_if_changed`]): one background thread for the
+//! first load and the watch, stopped when the [`LiveKb`] is dropped.
+
+use crate::kb::{Embedder, KbHandle, KbIssue, KbOptions};
+use crate::watch::Watcher;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+pub struct LiveKb {
+    shared: Arc<Shared>,
+    worker: Option<Watcher>,
+}
+
+struct Shared {
+    source: PathBuf,
+    cache_dir: PathBuf,
+    options: KbOptions,
+    embedder: Arc<dyn Embedder>,
+    /// Intent labels of the model, to warn about articles tagged with anything else.
+    labels: Vec<String>,
+    handle: RwLock<Option<KbHandle>>,
+    /// Why the base could not be loaded at all (while `handle` is `None`).
+    load_error: Mutex<Option<String>>,
+    /// Whether the first load has finished (whatever its outcome), with a condition
+    /// variable for [`LiveKb::wait_indexed`].
+    indexed: Mutex<bool>,
+    indexed_cv: Condvar,
+    /// Held by a load of a base that is not serving yet, so that a retry asked for by
+    /// `/admin/kb/reload` and the watcher's never embed the same articles twice at once.
+    loading: Mutex<()>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KbState {
+    /// The first load is under way on a background thread (articles read and embedded);
+    /// suggestions answer as for an unavailable base until it finishes.
+    Indexing,
+    /// Suggestions are served.
+    Ready,
+    /// The base could not be loaded (see `error`); retried every watch interval.
+    Unavailable,
+    /// `suggest.enabled = false`.
+    Disabled,
+}
+
+/// What `/ready` and `/info` say about the knowledge base.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct KbStatus {
+    pub state: KbState,
+    pub source: String,
+    pub articles: usize,
+    /// Grows with every version swapped in (0 before the first).
+    pub generation: u64,
+    /// Whether dense search goes through the approximate (HNSW) index.
+    pub approximate: bool,
+    /// Articles left out of the version serving now, with file and line.
+    #[schema(value_type = Vec<Object>)]
+    pub issues: Vec<KbIssue>,
+    /// Articles tagged with an intent the model does not have: they never get the
+    /// intent boost (usually a typo or a renamed label).
+    #[schema(value_type = Vec<Object>)]
+    pub unknown_intents: Vec<KbIssue>,
+    /// Why the base did not load, or why the last reload failed (the previous version
+    /// then keeps serving).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl KbStatus {
+    pub fn disabled(source: &Path) -> Self {
+        Self {
+            state: KbState::Disabled,
+            source: source.display().to_string(),
+            articles: 0,
+            generation: 0,
+            approximate: false,
+            issues: Vec::new(),
+            unknown_intents: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl LiveKb {
+    /// Returns at once and loads the base on a background thread, which then watches it
+    /// every `options.watch_interval_ms` (never when 0: the thread ends after the first
+    /// load). Until that load finishes, [`Self::status`] says `Indexing` and
+    /// [`Self::lookup`] answers `KbUnavailable`.
+    pub fn start(
+        source: &Path,
+        cache_dir: &Path,
+        options: KbOptions,
+        embedder: Arc<dyn Embedder>,
+        labels: Vec<String>,
+    ) -> Self {
+        let interval = Duration::from_millis(options.watch_interval_ms);
+        let shared = Shared::new(source, cache_dir, options, embedder, labels);
+        let worker = spawn_worker(shared.clone(), interval, true);
+        if worker.is_none() {
+            // No thread: load here rather than never.
+            shared.first_load();
+        }
+        Self { shared, worker }
+    }
+
+    /// Loads the base on the calling thread before returning, then watches it like
+    /// [`Self::start`]: for a one-shot run (`triage classify`) that has nothing to do
+    /// until it can search.
+    pub fn load_now(
+        source: &Path,
+        cache_dir: &Path,
+        options: KbOptions,
+        embedder: Arc<dyn Embedder>,
+        labels: Vec<String>,
+    ) -> Self {
+        let interval = Duration::from_millis(options.watch_interval_ms);
+        let shared = Shared::new(source, cache_dir, options, embedder, labels);
+        shared.first_load();
+        let worker = (!interval.is_zero())
+            .then(|| spawn_worker(shared.clone(), interval, false))
+            .flatten();
+        Self { shared, worker }
+    }
+
+    /// Whether the first load is still under way.
+    pub fn is_indexing(&self) -> bool {
+        !self.shared.is_indexed()
+    }
+
+    /// Waits until the first load has finished, whatever its outcome, or `timeout` has
+    /// passed. Returns whether it finished.
+    pub fn wait_indexed(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut done = self
+            .shared
+            .indexed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while !*done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            done = self
+                .shared
+                .indexed_cv
+                .wait_timeout(done, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// The base serving now, if any.
+    pub fn handle(&self) -> Option<KbHandle> {
+        self.shared.handle()
+    }
+
+    pub fn source(&self) -> &Path {
+        &self.shared.source
+    }
+
+    /// Checks the files now instead of at the next interval (and retries a base that
+    /// did not load). Returns the status afterwards; during the first load, at once
+    /// (that load reads the files as they are now anyway).
+    pub fn refresh(&self) -> KbStatus {
+        self.shared.tick();
+        self.status()
+    }
+
+    pub fn status(&self) -> KbStatus {
+        let s = &self.shared;
+        match s.handle() {
+            Some(h) => {
+                let kb = h.current();
+                KbStatus {
+                    state: KbState::Ready,
+                    source: s.source.display().to_string(),
+                    articles: kb.len(),
+                    generation: h.generation(),
+                    approximate: kb.is_approximate(),
+                    issues: h.issues(),
+                    unknown_intents: if s.labels.is_empty() {
+                        Vec::new()
+                    } else {
+                        kb.unknown_intents(&s.labels)
+                    },
+                    error: h.last_error(),
+                }
+            }
+            None if !s.is_indexed() => KbStatus {
+                state: KbState::Indexing,
+                ..KbStatus::disabled(&s.source)
+            },
+            None => KbStatus {
+                error: s
+                    .load_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
+                state: KbState::Unavailable,
+                ..KbStatus::disabled(&s.source)
+            },
+        }
+    }
+}
+
+impl Shared {
+    fn new(
+        source: &Path,
+        cache_dir: &Path,
+        options: KbOptions,
+        embedder: Arc<dyn Embedder>,
+        labels: Vec<String>,
+    ) -> Arc<Self> {
+        Arc::new(Shared {
+            source: source.to_path_buf(),
+            cache_dir: cache_dir.to_path_buf(),
+            options,
+            embedder,
+            labels,
+            handle: RwLock::new(None),
+            load_error: Mutex::new(None),
+            indexed: Mutex::new(false),
+            indexed_cv: Condvar::new(),
+            loading: Mutex::new(()),
+        })
+    }
+
+    fn is_indexed(&self) -> bool {
+        *self.indexed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The first load; `Indexing` ends with it, whether the base loaded or not.
+    fn first_load(&self) {
+        let started = Instant::now();
+        self.try_load();
+        *self.indexed.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.indexed_cv.notify_all();
+        let encoder = self.handle().map(|h| {
+            let kb = h.current();
+            kb.fingerprint().split(':').next().unwrap_or("").to_string()
+        });
+        tracing::info!(
+            source = %self.source.display(),
+            encoder = encoder.as_deref().unwrap_or("-"),
+            loaded = encoder.is_some(),
+            secs = started.elapsed().as_secs_f64(),
+            "first knowledge-base indexing done"
+        );
+    }
+
+    fn handle(&self) -> Option<KbHandle> {
+        self.handle
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn tick(&self) {
+        match self.handle() {
+            // Failures are logged and kept in the handle's last_error.
+            Some(h) => {
+                let _ = h.reload_if_changed();
+            }
+            // The first load is under way on the worker.
+            None if !self.is_indexed() => {}
+            None => self.try_load(),
+        }
+    }
+
+    fn try_load(&self) {
+        let _loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.handle().is_some() {
+            // Another caller loaded it while this one waited.
+            return;
+        }
+        let loaded = KbHandle::load(
+            &self.source,
+            self.embedder.clone(),
+            &self.cache_dir,
+            self.options.clone(),
+        );
+        let mut error = self
+            .load_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match loaded {
+            Ok((handle, issues)) => {
+                let kb = handle.current();
+                tracing::info!(
+                    source = %self.source.display(),
+                    encoder = kb.fingerprint().split(':').next().unwrap_or(""),
+                    articles = kb.len(),
+                    issues = issues.len(),
+                    "knowledge base loaded"
+                );
+                *self.handle.write().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+                *error = None;
+            }
+            Err(e) => {
+                let message = e.to_string();
+                // Retried every interval: log an outage once, not every poll.
+                if error.as_deref() != Some(message.as_str()) {
+                    tracing::error!(
+                        "knowledge base not loaded, serving without suggestions: {message}"
+                    );
+                }
+                *error = Some(message);
+            }
+        }
+    }
+}
+
+/// The first load (when `load_first`) and the watch, on one thread ([`crate::watch`]);
+/// `None` when the thread cannot be started (logged).
+fn spawn_worker(shared: Arc<Shared>, interval: Duration, load_first: bool) -> Option<Watcher> {
+    let first = shared.clone();
+    let started = crate::watch::spawn(
+        "kb-watcher",
+        interval,
+        move || {
+            if load_first {
+                first.first_load();
+            }
+        },
+        move || {
+            shared.tick();
+            true
+        },
+    );
+    match started {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!("cannot start the knowledge-base thread: {e}");
+            None
+        }
+    }
+}
+
+impl Drop for LiveKb {
+    /// Stops the watcher and waits for it, except during the first load: an embedding
+    /// pass cannot be interrupted, and a server dropped while it indexes (shut down
+    /// early, a bundle that failed to load, a test) should not wait minutes for it. The
+    /// thread then ends on its own when that load is done.
+    fn drop(&mut self) {
+        if let Some(w) = self.worker.take() {
+            let wait = self.shared.is_indexed() || w.is_finished();
+            w.stop(wait);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kb::EmbedError;
+    use crate::suggest::{Found, Lookup, Want};
+    use crate::text::Channel;
+    use ndarray::Array2;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Fixed vectors, held back until `open`, counting the texts embedded.
+    #[derive(Default)]
+    struct Held {
+        open: Mutex<bool>,
+        cv: Condvar,
+        texts: AtomicUsize,
+    }
+
+    impl Held {
+        fn open(&self) {
+            *self.open.lock().unwrap() = true;
+            self.cv.notify_all();
+        }
+    }
+
+    impl Embedder for Held {
+        fn embed(&self, texts: &[String]) -> Result<Array2<f32>, EmbedError> {
+            let open = self.open.lock().unwrap();
+            let (open, _) = self
+                .cv
+                .wait_timeout_while(open, Duration::from_secs(60), |o| !*o)
+                .unwrap();
+            if !*open {
+                return Err(EmbedError("never opened".into()));
+            }
+            self.texts.fetch_add(texts.len(), Ordering::SeqCst);
+            let mut out = Array2::zeros((texts.len(), 4));
+            for (i, mut row) in out.outer_iter_mut().enumerate() {
+                row[i % 4] = 1.0;
+            }
+            Ok(out)
+        }
+        fn fingerprint(&self) -> String {
+            "held@1".into()
+        }
+    }
+
+    fn base(name: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("triage-live-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let kb = dir.join("kb");
+        std::fs::create_dir_all(&kb).unwrap();
+        std::fs::write(
+            kb.join("refund.md"),
+            "---\nid: refund\ntitle: Refunds\nintents: [get_refund]\nlanguage: en\ntype: answer\nupdated: 2026-10-20\n---\n\nRefunds take five days.\n",
+        )
+        .unwrap();
+        (kb, dir.join("cache"))
+    }
+
+    fn search(kb: &LiveKb) -> Result<Found, crate::error::TriageError> {
+        let embedding = ndarray::arr1(&[1.0f32, 0.0, 0.0, 0.0]);
+        let l = Lookup {
+            text: "refund",
+            embedding: Some(embedding.view()),
+            channel: Channel::Chat,
+            lang: "en",
+            model_covers_lang: true,
+            intent: None,
+            emotion: None,
+            upset_before: false,
+        };
+        kb.lookup(
+            &l,
+            Want {
+                bot: false,
+                agent_k: 3,
+            },
+        )
+    }
+
+    #[test]
+    fn start_returns_at_once_and_reports_indexing_until_the_first_load() {
+        let (source, cache) = base("start");
+        let held = Arc::new(Held::default());
+        let options = KbOptions {
+            watch_interval_ms: 0,
+            ..KbOptions::default()
+        };
+        let kb = LiveKb::start(&source, &cache, options, held.clone(), Vec::new());
+        assert!(kb.is_indexing());
+        assert_eq!(kb.status().state, KbState::Indexing);
+        let err = search(&kb).unwrap_err().to_string();
+        assert!(err.contains("still being indexed"), "{err}");
+        // A refresh during the first load does not wait for it.
+        assert_eq!(kb.refresh().state, KbState::Indexing);
+        assert!(!kb.wait_indexed(Duration::from_millis(20)));
+        held.open();
+        assert!(kb.wait_indexed(Duration::from_secs(60)));
+        assert_eq!(kb.status().state, KbState::Ready);
+        assert_eq!(kb.status().articles, 1);
+        assert!(!search(&kb).unwrap().agent.is_empty());
+        assert!(held.texts.load(Ordering::SeqCst) > 0);
+        drop(kb);
+
+        // Loaded now, from the disk cache: nothing embedded again.
+        let again = Arc::new(Held::default());
+        let options = KbOptions {
+            watch_interval_ms: 0,
+            ..KbOptions::default()
+        };
+        let kb = LiveKb::load_now(&source, &cache, options, again.clone(), Vec::new());
+        assert!(!kb.is_indexing());
+        assert_eq!(kb.status().state, KbState::Ready);
+        assert_eq!(again.texts.load(Ordering::SeqCst), 0);
+        let _ = std::fs::remove_dir_all(source.parent().unwrap());
+    }
+
+    #[test]
+    fn a_missing_base_ends_indexing_as_unavailable_and_drop_does_not_wait_for_a_load() {
+        let (source, cache) = base("missing");
+        let held = Arc::new(Held::default());
+        held.open();
+        let missing = source.join("nope");
+        let kb = LiveKb::start(&missing, &cache, KbOptions::default(), held, Vec::new());
+        assert!(kb.wait_indexed(Duration::from_secs(60)));
+        let status = kb.status();
+        assert_eq!(status.state, KbState::Unavailable);
+        assert!(status.error.is_some_and(|e| e.contains("not found")));
+        let err = search(&kb).unwrap_err().to_string();
+        assert!(err.contains("not loaded"), "{err}");
+        drop(kb);
+
+        // Dropped while the first load waits in the embedder: returns at once.
+        let held = Arc::new(Held::default());
+        let kb = LiveKb::start(
+            &source,
+            &cache,
+            KbOptions::default(),
+            held.clone(),
+            Vec::new(),
+        );
+        let started = Instant::now();
+        drop(kb);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        held.open();
+        let _ = std::fs::remove_dir_all(source.parent().unwrap());
+    }
+}

@@ -1,0 +1,155 @@
+//! One helper for every hot-reloaded file or folder (the handoff policy file, a
+//! knowledge base): a named background thread that runs a first step once, then a
+//! check every interval, until the returned [`Watcher`] stops it.
+//!
+//! Why polling on a thread rather than inotify: see [`crate::policy::reload`]. Why one
+//! helper: the policy, the knowledge-base handle and the live knowledge base each had
+//! their own thread, channel and shutdown; now they share how a watch starts, how it
+//! stops, and what happens when the thread cannot be started.
+
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Starts a thread named `name` that runs `first` once, then `check` every `interval`
+/// until `check` returns false or the [`Watcher`] stops it. With a zero interval the
+/// thread ends after `first`. Errs only when the thread cannot be started (`first` and
+/// `check` are then dropped unrun: callers that must not skip `first` run it themselves).
+pub fn spawn(
+    name: &str,
+    interval: Duration,
+    first: impl FnOnce() + Send + 'static,
+    mut check: impl FnMut() -> bool + Send + 'static,
+) -> std::io::Result<Watcher> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    // The thread keeps a sender of its own, so that only an explicit stop ends it (a
+    // detached watcher outlives the `Watcher` value).
+    let keep = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _keep = keep;
+            first();
+            if interval.is_zero() {
+                return;
+            }
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                if !check() {
+                    return;
+                }
+            }
+        })?;
+    Ok(Watcher {
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// A running watch. Dropping it stops the thread and waits for it (a check under way
+/// finishes first); [`Watcher::detach`] lets it run until its check returns false.
+#[derive(Debug, Default)]
+pub struct Watcher {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// A watcher with no thread (one that could not be started).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Whether the thread has ended (or never started).
+    pub fn is_finished(&self) -> bool {
+        !self.is_running()
+    }
+
+    /// Asks the thread to stop after the step under way; waits for it when `wait`.
+    pub fn stop(mut self, wait: bool) {
+        self.halt(wait);
+    }
+
+    /// Lets the thread run on its own, until its check returns false.
+    pub fn detach(mut self) {
+        self.stop = None;
+        self.thread = None;
+    }
+
+    fn halt(&mut self, wait: bool) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            // Never join from the watch thread itself (its check may drop the last
+            // reference to what owns this watcher).
+            if wait && t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.halt(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn first_then_checks_until_dropped() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (n.clone(), n.clone());
+        let w = spawn(
+            "t-watch",
+            Duration::from_millis(5),
+            move || {
+                a.fetch_add(100, Ordering::SeqCst);
+            },
+            move || {
+                b.fetch_add(1, Ordering::SeqCst);
+                true
+            },
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(w.is_running());
+        drop(w);
+        let seen = n.load(Ordering::SeqCst);
+        assert!(seen > 100, "{seen}");
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(n.load(Ordering::SeqCst), seen, "stopped on drop");
+    }
+
+    #[test]
+    fn detached_runs_until_check_says_stop() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let c = n.clone();
+        spawn(
+            "t-watch",
+            Duration::from_millis(2),
+            || {},
+            move || c.fetch_add(1, Ordering::SeqCst) < 2,
+        )
+        .unwrap()
+        .detach();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(n.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn zero_interval_runs_first_only() {
+        let w = spawn("t-watch", Duration::ZERO, || {}, || panic!("no checks")).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(w.is_finished());
+    }
+}

@@ -1,0 +1,60 @@
+//! Everything that can stop an evaluation. A missed floor is not an error here: the
+//! reports are still written, and the CLI turns the failed gate into a non-zero exit.
+
+use crate::metrics::MetricError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{}: {message}", .path.display())]
+    Suite { path: PathBuf, message: String },
+    #[error("task {task:?}: {message}")]
+    Task { task: String, message: String },
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Bundle(#[from] triage_core::model::BundleError),
+    #[error(transparent)]
+    Triage(#[from] triage_core::error::TriageError),
+    #[error("training the {head} head: {source}")]
+    Train {
+        head: String,
+        #[source]
+        source: Box<crate::train::head_only::TrainError>,
+    },
+    #[error("task {task:?}: {source}")]
+    Metric {
+        task: String,
+        #[source]
+        source: MetricError,
+    },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl EvalError {
+    pub(crate) fn task(task: &str, message: impl Into<String>) -> Self {
+        EvalError::Task {
+            task: task.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn metric(task: &str) -> impl FnOnce(MetricError) -> Self + '_ {
+        move |source| EvalError::Metric {
+            task: task.to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn write(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| EvalError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

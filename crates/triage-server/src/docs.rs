@@ -1,0 +1,122 @@
+//! OpenAPI description (`/openapi.json`) and a self-contained docs page (`/docs`) that
+//! renders it without fetching anything from the internet.
+
+use axum::response::Html;
+use axum::Json;
+use triage_core::api;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "triage",
+        description = "Customer-service NLU: intent, emotion, handoff and suggestions for every message."
+    ),
+    paths(
+        super::classify::classify,
+        super::embed::embed,
+        super::suggest::suggest,
+        super::feedback::feedback,
+        super::conversations::get,
+        super::admin::policy,
+        super::admin::reload,
+        super::admin::kb,
+        super::admin::kb_reload,
+        super::health::health,
+        super::health::ready,
+        super::info::info,
+        super::metrics::render
+    ),
+    components(schemas(
+        api::ClassifyRequest,
+        api::BatchInput,
+        api::Customer,
+        api::ClassifyResponse,
+        api::BatchClassifyResponse,
+        api::EmbedRequest,
+        api::EmbedResponse,
+        api::SuggestRequest,
+        api::SuggestResponse,
+        api::FeedbackRequest,
+        api::FeedbackResponse,
+        api::Feedback,
+        api::Suggestion,
+        api::Mode,
+        triage_core::kb::ScoreParts,
+        triage_core::kb::ArticleType,
+        triage_core::kb::FollowUp,
+        triage_core::suggest::KbStatus,
+        triage_core::suggest::KbState,
+        api::ErrorBody,
+        api::ErrorDetail,
+        api::ModelInfo,
+        api::ConversationContext,
+        api::Decision,
+        api::Reason,
+        api::ReasonCode,
+        api::Action,
+        api::Priority,
+        api::Severity,
+        api::ShownSuggestion,
+        api::StoredTurn,
+        triage_core::policy::TurnIntent,
+        triage_core::policy::TurnEmotion,
+        triage_core::policy::PolicyStatus,
+        triage_core::policy::Reloaded,
+        super::admin::PolicyView,
+        super::admin::ReloadResponse,
+        triage_core::model::IntentResult,
+        triage_core::model::EmotionResult,
+        triage_core::model::LabelScore,
+        triage_core::model::Sentiment
+    ))
+)]
+pub struct ApiDoc;
+
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+pub async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>triage API</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+h2{border-bottom:1px solid #ddd;padding-bottom:.2rem}
+.op{margin:1rem 0;padding:.6rem 1rem;border:1px solid #ddd;border-radius:6px}
+.m{font-weight:bold;text-transform:uppercase;margin-right:.5rem}
+.post{color:#1a7f37}.get{color:#0550ae}
+pre{background:#f6f8fa;padding:.6rem;overflow:auto;font-size:.85rem}
+</style></head><body>
+<h1>triage API</h1>
+<p>Machine-readable description: <a href="/openapi.json">/openapi.json</a>.</p>
+<div id="ops">Loading…</div>
+<h2>Schemas</h2><div id="schemas"></div>
+<script>
+fetch('/openapi.json').then(r=>r.json()).then(spec=>{
+  const ops=document.getElementById('ops'); ops.textContent='';
+  for(const [path,item] of Object.entries(spec.paths)){
+    for(const [method,op] of Object.entries(item)){
+      const d=document.createElement('div'); d.className='op';
+      const h=document.createElement('div');
+      const m=document.createElement('span'); m.className='m '+method; m.textContent=method;
+      const p=document.createElement('code'); p.textContent=path;
+      h.append(m,p); d.append(h);
+      if(op.description||op.summary){const s=document.createElement('p'); s.textContent=op.summary||op.description; d.append(s);}
+      const ul=document.createElement('ul');
+      for(const [code,r] of Object.entries(op.responses||{})){
+        const li=document.createElement('li'); li.textContent=code+': '+(r.description||''); ul.append(li);}
+      d.append(ul); ops.append(d);
+    }
+  }
+  const sc=document.getElementById('schemas');
+  for(const [name,s] of Object.entries((spec.components||{}).schemas||{})){
+    const h=document.createElement('h3'); h.textContent=name;
+    const pre=document.createElement('pre'); pre.textContent=JSON.stringify(s,null,2);
+    sc.append(h,pre);
+  }
+});
+</script></body></html>"#;

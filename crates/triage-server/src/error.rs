@@ -1,0 +1,97 @@
+//! The one place where errors become HTTP: status, `Retry-After`, and the JSON body
+//! `{"error": {"code", "message"}}`. Also the JSON extractor, whose rejections (bad
+//! UTF-8, bad JSON, oversized body) are turned into the same error shape.
+
+use super::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use triage_core::api::{ErrorBody, ErrorDetail};
+use triage_core::engine::EngineError;
+use triage_core::error::TriageError;
+
+pub fn status_of(err: &TriageError) -> StatusCode {
+    match err {
+        TriageError::EmptyText { .. }
+        | TriageError::UnknownChannel { .. }
+        | TriageError::UnknownIntentSet { .. }
+        | TriageError::UnknownModel { .. }
+        | TriageError::InvalidRequest(_)
+        | TriageError::UnknownSuggestion(_)
+        | TriageError::UnknownLabel(_)
+        | TriageError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        TriageError::TextTooLarge { .. }
+        | TriageError::BatchTooLarge { .. }
+        | TriageError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        TriageError::InvalidJson(_) | TriageError::InvalidUtf8 => StatusCode::BAD_REQUEST,
+        TriageError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        TriageError::Engine(EngineError::Overloaded { .. }) => StatusCode::TOO_MANY_REQUESTS,
+        TriageError::Engine(EngineError::Closed)
+        | TriageError::NotReady
+        | TriageError::MemoryUnavailable(_)
+        | TriageError::KbUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        TriageError::NotFound(_) | TriageError::UnknownConversation(_) => StatusCode::NOT_FOUND,
+        TriageError::Engine(EngineError::Backend(_)) | TriageError::Internal(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+/// Wrapper so handlers can `?` a [`TriageError`].
+pub struct ApiError(pub TriageError);
+
+impl From<TriageError> for ApiError {
+    fn from(e: TriageError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = status_of(&self.0);
+        if status.is_server_error() {
+            tracing::error!(code = self.0.code(), error = %self.0, "request failed");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.0.code().to_string(),
+                message: self.0.to_string(),
+                index: self.0.index(),
+            },
+        };
+        // `Retry-After` on 429/503 is added by the middleware, which knows the config.
+        (status, Json(body)).into_response()
+    }
+}
+
+/// JSON body extractor with our error codes. Content type is not enforced: a `curl -d`
+/// without `-H` should still work.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(inner)
+                if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                TriageError::PayloadTooLarge {
+                    max: state.config.max_body_bytes(),
+                }
+            }
+            other => TriageError::InvalidRequest(other.body_text()),
+        })?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| TriageError::InvalidUtf8)?;
+        serde_json::from_str(text).map(ApiJson).map_err(|e| {
+            ApiError(match e.classify() {
+                serde_json::error::Category::Data => TriageError::InvalidRequest(e.to_string()),
+                _ => TriageError::InvalidJson(e.to_string()),
+            })
+        })
+    }
+}
