@@ -463,10 +463,18 @@ fn point(
     }
 }
 
-/// The headline figures, by the names floors use.
+/// The headline figures, by the names floors use, then each group's shares of `bot` and
+/// `handoff` (`out_of_scope.bot`, `strongly_negative.handoff`, …).
 pub fn figures(e: &HandoffEval) -> Vec<(String, f64)> {
     let p = &e.at_threshold;
-    vec![
+    let groups = e.groups.iter().flat_map(|g| {
+        let share = |k: u64| ratio(k as usize, g.n as usize);
+        [
+            (format!("{}.bot", g.group.as_str()), share(g.bot)),
+            (format!("{}.handoff", g.group.as_str()), share(g.handoff)),
+        ]
+    });
+    let mut f = vec![
         ("n".to_string(), e.n as f64),
         ("containment".into(), p.containment),
         ("wrong_answer_rate".into(), p.wrong_answer_rate),
@@ -478,7 +486,9 @@ pub fn figures(e: &HandoffEval) -> Vec<(String, f64)> {
         ("handoff_recall".into(), p.handoff_recall),
         ("not_kept_recall".into(), p.not_kept_recall),
         ("human_request_recall".into(), p.human_request_recall),
-    ]
+    ];
+    f.extend(groups);
+    f
 }
 
 #[cfg(test)]

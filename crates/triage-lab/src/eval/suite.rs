@@ -178,6 +178,10 @@ pub const TASK_FIGURES: &[&str] = &[
     "sentiment.macro_f1",
     "sentiment.polar_accuracy",
     "frustration_auroc",
+    "served.negative_share",
+    "served.anger_share",
+    "served.mean_frustration",
+    "served.labels_per_message",
     "gap",
 ];
 
@@ -204,6 +208,13 @@ pub const HANDOFF_FIGURES: &[&str] = &[
     "not_kept_recall",
     "human_request_recall",
 ];
+
+/// Per-group shares of the handoff simulation: `<group>.bot` and `<group>.handoff`.
+fn handoff_group_figure(m: &str) -> bool {
+    m.split_once('.').is_some_and(|(g, f)| {
+        matches!(f, "bot" | "handoff") && super::handoff::Group::ALL.iter().any(|x| x.as_str() == g)
+    })
+}
 
 impl Suite {
     pub fn from_file(path: &Path) -> Result<Self, EvalError> {
@@ -308,7 +319,7 @@ impl Suite {
                 return Err("handoff max_per_group must be at least 1".into());
             }
             check_bounds("handoff", &h.floors, &h.ceilings, HANDOFF_FIGURES, |m| {
-                HANDOFF_FIGURES.contains(&m)
+                HANDOFF_FIGURES.contains(&m) || handoff_group_figure(m)
             })?;
         }
         Ok(())
