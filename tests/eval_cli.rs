@@ -92,7 +92,7 @@ fn data_file_writes_every_report() {
         );
     }
     let c = &t["intent"]["classification"];
-    assert_eq!(c["confusion_matrix"].as_array().unwrap().len(), 27);
+    assert_eq!(c["confusion_matrix"].as_array().unwrap().len(), 28); // the support head's labels, oos included
     assert_eq!(t["intent"]["calibration"]["n_bins"], 15);
     assert_eq!(t["channels"][1]["channel"], "voice");
     let voice_example = t["channels"][1]["examples"][0].as_str().unwrap();

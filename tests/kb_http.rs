@@ -87,7 +87,9 @@ fn classify_suggest_and_feedback_on_the_shipped_base() {
 
     // 1. Classify with suggestions: a support article for a support message, which the
     //    bot may send on its own.
-    let refund = "where is my refund? I have been waiting for weeks";
+    // (A calm one: "…I have been waiting for weeks" reads disappointed since
+    // triage-en-small 0.3.0, which puts an empathy script first; kb_search tests that.)
+    let refund = "where is my refund? I returned the item on Monday";
     let r = ok(
         &s,
         "/v1/classify",
@@ -95,8 +97,15 @@ fn classify_suggest_and_feedback_on_the_shipped_base() {
     );
     assert_eq!(r["intent"]["label"], "track_refund");
     assert_eq!(ids(&r)[0], "refund-status-en", "{r}");
-    assert_eq!(ids(&r).len(), 3, "suggest.k agent suggestions");
-    let first = &r["suggestions"][0];
+    let answers: Vec<&Value> = r["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["type"] == "answer")
+        .collect();
+    assert_eq!(answers[0]["id"], "refund-status-en", "{r}");
+    assert_eq!(answers.len(), 3, "suggest.k agent suggestions");
+    let first = answers[0];
     assert_eq!(first["type"], "answer");
     assert!(first["answer"].as_str().unwrap().len() > 50);
     assert!(first["snippet"].is_string() && first["score"].as_f64().unwrap() > 0.5);
@@ -174,7 +183,15 @@ fn classify_suggest_and_feedback_on_the_shipped_base() {
     );
     assert_eq!(r["turns_used"], 2);
     assert_eq!(r["conversation_id"], "kb-1");
-    assert_eq!(ids(&r).len(), 1);
+    // k answers; an empathy script may come on top when the last turn reads negative
+    // ("…a real person about my refund" does with triage-en-small 0.3.0, at -0.31).
+    let answers = r["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["type"] == "answer")
+        .count();
+    assert_eq!(answers, 1, "{r}");
     let r = ok(
         &s,
         "/v1/suggest",

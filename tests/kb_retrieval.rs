@@ -115,7 +115,9 @@ fn bitext_test_split_meets_the_issue_floors() {
         .spec
         .labels;
     assert!(kb.unknown_intents(labels).is_empty());
-    assert!(kb.uncovered_intents(labels).is_empty());
+    // Every intent the bot may answer has an article; `oos` (out of scope) is no intent.
+    let intents: Vec<String> = labels.iter().filter(|l| *l != "oos").cloned().collect();
+    assert!(kb.uncovered_intents(&intents).is_empty());
 
     let (chat, chat_emb) = queries(&clf, Split::Test, None);
     assert_eq!(chat.len(), 436);

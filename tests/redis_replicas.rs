@@ -106,11 +106,11 @@ fn two_replicas_share_conversation_history() {
 
     // The same unclear message three times, across replicas: the third turn, on B,
     // counts the two failures A saw.
-    let first = a.classify("blah blah something");
+    let first = a.classify("can you help me with something");
     assert_eq!(first["handoff"]["action"], "clarify", "{first}");
     assert!(!codes(&first).contains(&"repeated_failure"));
-    a.classify("blah blah something");
-    let third = b.classify("blah blah something");
+    a.classify("can you help me with something");
+    let third = b.classify("can you help me with something");
     assert!(
         codes(&third).contains(&"repeated_failure"),
         "B saw A's turns: {}",

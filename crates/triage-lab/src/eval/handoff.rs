@@ -624,7 +624,12 @@ mod tests {
         // Every figure can carry a floor, and every floor name is a figure.
         let f = figures(&e);
         let names: Vec<&str> = f.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, crate::eval::suite::HANDOFF_FIGURES);
+        let (headline, groups) = names.split_at(crate::eval::suite::HANDOFF_FIGURES.len());
+        assert_eq!(headline, crate::eval::suite::HANDOFF_FIGURES);
+        assert_eq!(groups.len(), 2 * Group::ALL.len());
+        assert!(groups
+            .iter()
+            .all(|g| crate::eval::suite::handoff_group_figure(g)));
     }
 
     #[test]

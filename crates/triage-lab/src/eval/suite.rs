@@ -210,7 +210,7 @@ pub const HANDOFF_FIGURES: &[&str] = &[
 ];
 
 /// Per-group shares of the handoff simulation: `<group>.bot` and `<group>.handoff`.
-fn handoff_group_figure(m: &str) -> bool {
+pub(crate) fn handoff_group_figure(m: &str) -> bool {
     m.split_once('.').is_some_and(|(g, f)| {
         matches!(f, "bot" | "handoff") && super::handoff::Group::ALL.iter().any(|x| x.as_str() == g)
     })

@@ -26,6 +26,17 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 
+/// The data sets every mix draws from (all permissively licensed; the recipe test checks).
+pub const SOURCES: [&str; 4] = [
+    "bitext_customer_support",
+    "banking77",
+    "clinc150",
+    "goemotions",
+];
+
+/// Where `examples/signals_mix` writes the mixes the recipes read.
+pub const MIX_DIR: &str = "target/signals-mix/";
+
 /// clinc150 intents that are not negatives for the support head: small talk a support bot
 /// answers or clarifies itself, and intents that overlap bitext's (orders, bills, cards at
 /// checkout, account access).
