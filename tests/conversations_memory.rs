@@ -422,3 +422,60 @@ fn the_bot_answer_is_kept_as_shown_only_when_the_bot_may_answer() {
         serde_json::from_value(serde_json::json!({"id": "x"})).unwrap();
     assert!(!s.bot);
 }
+
+/// A turn's JSON size, as the byte budget counts it.
+fn json_len(t: &StoredTurn) -> usize {
+    serde_json::to_vec(t).unwrap().len()
+}
+
+#[test]
+fn turn_text_is_cut_and_a_conversation_kept_within_its_byte_budget() {
+    let memory = MemoryConfig {
+        max_turn_text_bytes: 100,
+        max_conversation_bytes: 3_000,
+        ..MemoryConfig::default()
+    };
+    let svc = service(
+        shipped(),
+        Box::new(MemoryStore::new(&memory)),
+        memory.clone(),
+    );
+    // A long text is kept cut at a character boundary, ending with "…".
+    let long = "退款".repeat(100);
+    svc.handle(turn(&long, "get_refund", 0.9), meta("c", &long), T0);
+    let ctx = svc.context("c", T0).unwrap().unwrap();
+    let kept = ctx.turns[0].text.clone().unwrap();
+    assert!(kept.len() <= 100, "{} bytes", kept.len());
+    assert!(kept.ends_with('…'), "{kept}");
+    assert!(long.starts_with(kept.trim_end_matches('…')), "{kept}");
+    assert!(kept.len() > 90, "cut far shorter than the limit: {kept}");
+
+    // Many turns: the oldest go so that the rest fit the budget; the newest stay.
+    for i in 1..40u64 {
+        let text = format!("turn {i} {}", "x".repeat(80));
+        svc.handle(turn(&text, "track_order", 0.9), meta("c", &text), T0 + i);
+    }
+    let turns = svc.context("c", T0 + 40).unwrap().unwrap().turns;
+    let bytes: usize = turns.iter().map(json_len).sum();
+    assert!(bytes <= 3_000, "{bytes} bytes kept");
+    assert!(
+        turns.len() >= 2 && turns.len() < 39,
+        "{} turns",
+        turns.len()
+    );
+    // Contiguous, newest last.
+    let first = 40 - turns.len() as u64;
+    for (t, i) in turns.iter().zip(first..40) {
+        assert!(
+            t.text
+                .as_deref()
+                .unwrap()
+                .starts_with(&format!("turn {i} ")),
+            "{:?}",
+            t.text
+        );
+    }
+    // And the budget is what stopped it: one more turn would not have fitted.
+    let one_more = json_len(&turns[0]);
+    assert!(bytes + one_more > 3_000);
+}

@@ -271,3 +271,41 @@ fn server_keeps_answering_while_redis_is_away() {
     assert!(metrics.contains("triage_memory_unavailable_total"));
     assert!(!metrics.contains("status=\"500\""), "no 500s: {metrics}");
 }
+
+#[test]
+fn redis_store_keeps_a_conversation_within_its_byte_budget() {
+    let redis = RedisServer::start();
+    let mem = MemoryConfig {
+        max_turns: 50,
+        max_conversation_bytes: 2_000,
+        redis_prefix: "budget".into(),
+        ..MemoryConfig::default()
+    };
+    let store = RedisStore::new(&redis.url(), &mem).unwrap();
+    for i in 0..30 {
+        store
+            .append("c", &stored(i, &format!("turn {i} {}", "y".repeat(150))), i)
+            .unwrap();
+    }
+    let turns = store.turns("c", 0).unwrap();
+    let size = |t: &StoredTurn| serde_json::to_vec(t).unwrap().len();
+    let bytes: usize = turns.iter().map(size).sum();
+    assert!(bytes <= 2_000, "{bytes} bytes kept");
+    assert!(
+        turns.len() >= 2 && turns.len() < 30,
+        "{} turns",
+        turns.len()
+    );
+    assert!(bytes + size(&turns[0]) > 2_000, "dropped more than needed");
+    let ats: Vec<u64> = turns.iter().map(|t| t.at_ms).collect();
+    let first = 30 - turns.len() as u64;
+    assert_eq!(ats, (first..30).collect::<Vec<_>>(), "the newest, in order");
+
+    // A turn larger than the whole budget is still kept, alone.
+    store
+        .append("c", &stored(99, &"z".repeat(3_000)), 99)
+        .unwrap();
+    let turns = store.turns("c", 0).unwrap();
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0].at_ms, 99);
+}

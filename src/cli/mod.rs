@@ -3,6 +3,7 @@
 
 mod classify;
 mod eval;
+pub mod logging;
 pub mod progress;
 mod serve;
 mod train;

@@ -1,4 +1,5 @@
-//! `triage serve`: listen at once, load the model in the background, serve until SIGTERM.
+//! `triage serve`: listen at once, load the model in the background, serve until SIGTERM,
+//! then exit within `limits.shutdown_grace_secs`.
 
 use triage_core::config::Config;
 use triage_server as server;
@@ -9,7 +10,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .thread_name("triage-http")
         .build()?;
-    rt.block_on(async move {
+    let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&config.addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
@@ -39,5 +40,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             Ok(err) => Err(err),
             Err(_) => Ok(()),
         }
-    })
+    });
+    // Connections still open after the grace period are dropped here with their tasks;
+    // blocking work (a model still loading, a store call) is not waited for, so the
+    // process is gone within the grace period and a moment.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    served
 }

@@ -4,7 +4,7 @@
 //! encoder time.
 
 use crate::api::{BatchInput, ClassifyRequest, ClassifyResponse, Customer, ModelInfo};
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::engine::Engine;
 use crate::error::TriageError;
 use crate::kb::Suggestion;
@@ -23,6 +23,9 @@ use std::time::Instant;
 
 /// Longest `conversation_id` accepted, in bytes.
 const MAX_CONVERSATION_ID: usize = 256;
+
+/// Longest `lang` accepted, in bytes: a BCP 47 tag (`en`, `zh-Hant-TW`) fits.
+const MAX_LANG: usize = 35;
 
 /// One validated, normalised, tokenized message.
 pub struct Prepared {
@@ -203,7 +206,8 @@ impl Classifier {
                 index: None,
             });
         }
-        if text.trim().is_empty() {
+        // Whitespace, control and zero-width characters normalise to nothing.
+        if !text::has_content(text) {
             return Err(TriageError::EmptyText { index: None });
         }
         Ok(())
@@ -227,6 +231,12 @@ impl Classifier {
         };
         if let Some(id) = &req.conversation_id {
             check_conversation_id(id)?;
+        }
+        if let Some(customer) = &req.customer {
+            self.check_customer(customer)?;
+        }
+        if let Some(lang) = &req.lang {
+            check_lang(lang)?;
         }
         let top_k = req.top_k.unwrap_or(self.config.top_k);
         if top_k == 0 || top_k > self.config.limits.max_top_k {
@@ -256,6 +266,44 @@ impl Classifier {
             encoded,
             suggest: req.suggest.unwrap_or(false),
         })
+    }
+
+    /// `customer.id` within its length limit, `customer.tier` one the policy file names
+    /// or `limits.customer_tiers` lists (case-insensitive): both are stored with every
+    /// turn, and the tier steers the policy.
+    pub fn check_customer(&self, customer: &Customer) -> Result<(), TriageError> {
+        let limits = &self.config.limits;
+        if let Some(id) = &customer.id {
+            check_customer_id(id, limits)?;
+        }
+        let Some(tier) = &customer.tier else {
+            return Ok(());
+        };
+        let mut known: Vec<String> = limits
+            .customer_tiers
+            .iter()
+            .map(|t| t.to_lowercase())
+            .collect();
+        if let Some(h) = &self.handoff {
+            known.extend(
+                h.policy()
+                    .get()
+                    .config()
+                    .tiers
+                    .keys()
+                    .map(|t| t.to_lowercase()),
+            );
+        }
+        if known.iter().any(|t| t.eq_ignore_ascii_case(tier)) {
+            return Ok(());
+        }
+        known.sort();
+        known.dedup();
+        // The value is not echoed: it may be megabytes long.
+        Err(TriageError::InvalidCustomer(format!(
+            "customer.tier must be one of {}",
+            known.join(", ")
+        )))
     }
 
     /// The language of a message that names none: detected on the text normalised for
@@ -604,7 +652,27 @@ impl Classifier {
         let mut order: Vec<usize> = (0..encs.len()).collect();
         order.sort_by_key(|&i| encs[i].len());
         let mut out = Array2::zeros((texts.len(), hidden));
-        for chunk in order.chunks(256) {
+        // Chunks of at most half the queue (texts and tokens): a small configured queue
+        // slows indexing down rather than refusing it, and live requests keep room.
+        let limits = self.engine.config();
+        let max_texts = (limits.queue_capacity / 2).clamp(1, 256);
+        let max_tokens = (limits.queue_tokens / 2).max(1);
+        let mut chunks: Vec<Vec<usize>> = Vec::new();
+        let mut tokens = 0;
+        for &i in &order {
+            let len = encs[i].len();
+            match chunks.last_mut() {
+                Some(c) if c.len() < max_texts && tokens + len <= max_tokens => {
+                    c.push(i);
+                    tokens += len;
+                }
+                _ => {
+                    chunks.push(vec![i]);
+                    tokens = len;
+                }
+            }
+        }
+        for chunk in &chunks {
             let batch = chunk.iter().map(|&i| encs[i].clone()).collect();
             let rows = self.engine.embed_blocking(batch)?;
             for (&i, row) in chunk.iter().zip(rows.outer_iter()) {
@@ -641,12 +709,67 @@ pub fn check_conversation_id(id: &str) -> Result<(), TriageError> {
     Ok(())
 }
 
+/// Rejects a `customer.id` that is too long or has control characters.
+pub fn check_customer_id(id: &str, limits: &Limits) -> Result<(), TriageError> {
+    let max = limits.max_customer_id_bytes;
+    if id.is_empty() || id.len() > max || id.chars().any(char::is_control) {
+        return Err(TriageError::InvalidCustomer(format!(
+            "customer.id must be 1 to {max} bytes without control characters (got {} bytes)",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Rejects a `lang` that is not a short language tag: it is echoed in every response and
+/// stored with every turn.
+pub fn check_lang(lang: &str) -> Result<(), TriageError> {
+    let tag = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if lang.is_empty() || lang.len() > MAX_LANG || !lang.chars().all(tag) {
+        return Err(TriageError::InvalidRequest(format!(
+            "lang must be a language tag of 1 to {MAX_LANG} letters, digits and hyphens"
+        )));
+    }
+    Ok(())
+}
+
 /// Turns a request into its items: one for `text`, or one per `inputs` entry with the
-/// outer fields as defaults. Returns whether it was a batch.
+/// outer fields as defaults. Returns whether it was a batch. The outer fields that are
+/// copied into every item are checked first, so an oversized one is refused before it
+/// is copied a hundred times.
 pub fn expand(
     req: ClassifyRequest,
-    max_items: usize,
+    limits: &Limits,
 ) -> Result<(Vec<ClassifyRequest>, bool), TriageError> {
+    let max_items = limits.max_batch_items;
+    if let Some(id) = req.customer.as_ref().and_then(|c| c.id.as_deref()) {
+        check_customer_id(id, limits)?;
+    }
+    if let Some(id) = &req.conversation_id {
+        check_conversation_id(id)?;
+    }
+    if let Some(lang) = &req.lang {
+        check_lang(lang)?;
+    }
+    // Names and enumerated values: an error message may echo them, so bound them too.
+    let short = |field: Option<&str>, name: &str| match field {
+        Some(v) if v.len() > MAX_CONVERSATION_ID => Err(TriageError::InvalidRequest(format!(
+            "{name} is {} bytes; the limit is {MAX_CONVERSATION_ID}",
+            v.len()
+        ))),
+        _ => Ok(()),
+    };
+    short(req.channel.as_deref(), "channel")?;
+    short(req.intent_set.as_deref(), "intent_set")?;
+    short(req.model.as_deref(), "model")?;
+    if let Some(tier) = req.customer.as_ref().and_then(|c| c.tier.as_deref()) {
+        if tier.len() > MAX_CONVERSATION_ID {
+            return Err(TriageError::InvalidCustomer(format!(
+                "customer.tier is {} bytes; the limit is {MAX_CONVERSATION_ID}",
+                tier.len()
+            )));
+        }
+    }
     match (&req.text, &req.inputs) {
         (Some(_), Some(_)) => Err(TriageError::InvalidRequest(
             "give either \"text\" or \"inputs\", not both".into(),

@@ -74,6 +74,13 @@ pub struct MemoryConfig {
     pub redis_retry_ms: u64,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     pub redis_prefix: String,
+    /// Bytes of a turn's text kept for the agent; a longer text is cut at a character
+    /// boundary and ends with "…". The whole text is still classified.
+    pub max_turn_text_bytes: usize,
+    /// Bytes one conversation may take in the store (its turns as stored JSON): beyond
+    /// it the oldest turns are dropped, as beyond `max_turns`. The newest turn is always
+    /// kept (it is bounded by `max_turn_text_bytes` and the customer and language limits).
+    pub max_conversation_bytes: usize,
 }
 
 /// Knowledge-base suggestions (`suggest: true` in `/v1/classify`, `/v1/suggest`).
@@ -140,6 +147,8 @@ impl Default for MemoryConfig {
             redis_timeout_ms: 250,
             redis_retry_ms: 1000,
             redis_prefix: "triage".into(),
+            max_turn_text_bytes: 4 * 1024,
+            max_conversation_bytes: 128 * 1024,
         }
     }
 }
@@ -157,6 +166,28 @@ pub struct Limits {
     pub shutdown_grace_secs: u64,
     /// Seconds a client is told to wait after a 429.
     pub retry_after_secs: u64,
+    /// Longest `customer.id`, in bytes (422 `invalid_customer` beyond): it is stored with
+    /// every turn of the conversation.
+    pub max_customer_id_bytes: usize,
+    /// `customer.tier` values accepted besides the tiers the policy file names (`[tiers]`
+    /// of config/policy.toml); compared case-insensitively. Any other tier is a 422
+    /// `invalid_customer`: tiers are stored with every turn and steer the policy.
+    pub customer_tiers: Vec<String>,
+    /// A request head must arrive within this many ms: from the connection's accept for
+    /// its first request, from the first byte of each later one. Slow-header
+    /// connections are closed when it runs out.
+    pub header_timeout_ms: u64,
+    /// A request body must arrive within this many ms from when the handler starts
+    /// reading it (408 `request_timeout` beyond).
+    pub body_timeout_ms: u64,
+    /// A connection with no request in progress and no byte read or written for this
+    /// long is closed: a kept-alive connection waiting for its next request, or a client
+    /// that stopped reading its response.
+    pub idle_timeout_ms: u64,
+    /// Open connections at most. Beyond it new connections wait in the listen backlog
+    /// until one closes (the timeouts above bound how long any can be held). Keep it
+    /// under the process's open-file limit.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -190,6 +221,12 @@ impl Default for Limits {
             max_top_k: 50,
             shutdown_grace_secs: 30,
             retry_after_secs: 1,
+            max_customer_id_bytes: 128,
+            customer_tiers: vec!["basic".into(), "standard".into()],
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 512,
         }
     }
 }

@@ -26,6 +26,13 @@ pub enum TriageError {
     UnknownModel { value: String, available: String },
     #[error("{0}")]
     InvalidRequest(String),
+    /// `customer.id` too long or with control characters, or a `customer.tier` outside
+    /// the configured set: both are stored with every turn.
+    #[error("{0}")]
+    InvalidCustomer(String),
+    /// The client did not send the request body within `limits.body_timeout_ms`.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("malformed JSON: {0}")]
     InvalidJson(String),
     #[error("request body is not valid UTF-8")]
@@ -88,10 +95,13 @@ impl TriageError {
             TriageError::UnknownIntentSet { .. } => "unknown_intent_set",
             TriageError::UnknownModel { .. } => "unknown_model",
             TriageError::InvalidRequest(_) => "invalid_request",
+            TriageError::InvalidCustomer(_) => "invalid_customer",
+            TriageError::RequestTimeout(_) => "request_timeout",
             TriageError::InvalidJson(_) => "invalid_json",
             TriageError::InvalidUtf8 => "invalid_utf8",
             TriageError::UnsupportedMediaType(_) => "unsupported_media_type",
             TriageError::Engine(EngineError::Overloaded { .. }) => "overloaded",
+            TriageError::Engine(EngineError::TooLarge { .. }) => "request_too_large",
             TriageError::Engine(EngineError::Closed) => "shutting_down",
             TriageError::Engine(EngineError::Backend(_)) => "inference_failed",
             TriageError::NotReady => "not_ready",

@@ -19,8 +19,9 @@ use triage_core::error::TriageError;
     responses(
         (status = 200, description = "One result, or `results` in input order for `inputs`. With `suggest: true`, `suggestions` for the agent and, when one fits and the policy lets the bot answer, `bot_answer`. `model` names the bundle that answered", body = ClassifyResponse),
         (status = 400, description = "Malformed JSON or invalid UTF-8", body = ErrorBody),
-        (status = 413, description = "Text, batch or body too large", body = ErrorBody),
-        (status = 422, description = "Empty text, unknown channel, intent set or model (`unknown_model`)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `limits.body_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 413, description = "Text, batch or body too large, or more than the whole engine queue (`request_too_large`)", body = ErrorBody),
+        (status = 422, description = "Empty text (also only control or zero-width characters), `invalid_customer` (`customer.id` too long, `customer.tier` not configured), unknown channel, intent set or model (`unknown_model`)", body = ErrorBody),
         (status = 429, description = "Queue full; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "Model still loading", body = ErrorBody)))]
 pub async fn classify(
@@ -29,7 +30,7 @@ pub async fn classify(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let bundles = state.bundles()?.clone();
-    let (items, batch) = expand(req, state.config.limits.max_batch_items)?;
+    let (items, batch) = expand(req, &state.config.limits)?;
     if state.config.log_text {
         // Opt-in only, and even then with personal data masked.
         for item in &items {

@@ -1,6 +1,7 @@
 //! The one place where errors become HTTP: status, `Retry-After`, and the JSON body
 //! `{"error": {"code", "message"}}`. Also the JSON extractor, whose rejections (bad
-//! UTF-8, bad JSON, oversized body) are turned into the same error shape.
+//! UTF-8, bad JSON, oversized body, a body slower than `limits.body_timeout_ms`) are
+//! turned into the same error shape.
 
 use super::AppState;
 use axum::body::Bytes;
@@ -21,12 +22,15 @@ pub fn status_of(err: &TriageError) -> StatusCode {
         | TriageError::UnknownIntentSet { .. }
         | TriageError::UnknownModel { .. }
         | TriageError::InvalidRequest(_)
+        | TriageError::InvalidCustomer(_)
         | TriageError::UnknownSuggestion(_)
         | TriageError::UnknownLabel(_)
         | TriageError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TriageError::TextTooLarge { .. }
         | TriageError::BatchTooLarge { .. }
-        | TriageError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        | TriageError::PayloadTooLarge { .. }
+        | TriageError::Engine(EngineError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+        TriageError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         TriageError::InvalidJson(_) | TriageError::InvalidUtf8 => StatusCode::BAD_REQUEST,
         TriageError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         TriageError::Engine(EngineError::Overloaded { .. }) => StatusCode::TOO_MANY_REQUESTS,
@@ -76,7 +80,16 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+        // The whole body within `body_timeout_ms`, however it trickles in.
+        let ms = state.config.limits.body_timeout_ms;
+        let read = Bytes::from_request(req, state);
+        let Ok(read) = tokio::time::timeout(std::time::Duration::from_millis(ms), read).await
+        else {
+            return Err(ApiError(TriageError::RequestTimeout(format!(
+                "the request body did not arrive within {ms} ms"
+            ))));
+        };
+        let bytes = read.map_err(|e| match e {
             BytesRejection::FailedToBufferBody(inner)
                 if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {

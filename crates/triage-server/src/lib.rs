@@ -13,6 +13,7 @@ pub mod error;
 mod feedback;
 mod health;
 mod info;
+mod listen;
 mod metrics;
 mod recorder;
 mod state;
@@ -89,18 +90,20 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Logs carry the route, status and latency, never the message text.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
+    // Label values come from a closed set, so no client can grow the metrics: the
+    // route's pattern (never the path itself) or `other`, a standard method or `other`.
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+        .unwrap_or_else(|| "other".into());
+    let method = method_label(req.method());
     let mut resp = next.run(req).await;
     let status = resp.status();
     let secs = started.elapsed().as_secs_f64();
     let labels = [
         ("route", route.clone()),
-        ("method", method),
+        ("method", method.to_string()),
         ("status", status.as_u16().to_string()),
     ];
     ::metrics::counter!("triage_http_requests_total", &labels).increment(1);
@@ -120,6 +123,19 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     }
     tracing::debug!(route, status = status.as_u16(), ms = secs * 1e3, "request");
     resp
+}
+
+/// The methods the `method` label names; any other is `other`.
+const METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+];
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method.as_str())
+        .copied()
+        .unwrap_or("other")
 }
 
 /// Loads the handoff policy (watching its file) and conversation memory, then every
@@ -236,30 +252,24 @@ fn start_kb(state: &AppState, classifier: &Arc<Classifier>) -> Option<Arc<LiveKb
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
-/// finish (at most `shutdown_grace_secs`).
+/// finish (at most `shutdown_grace_secs`); then every encoder queue is dropped, so the
+/// inference threads stop after the batch they are running. Connections are bounded by
+/// `[limits]` (count, header and idle timeouts: [`listen`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = std::time::Duration::from_secs(state.config.limits.shutdown_grace_secs);
-    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopped_tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
-    tokio::select! {
-        res = server => res.map_err(std::io::Error::other)?,
-        _ = async {
-            let _ = stopped_rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!("in-flight requests did not finish within the grace period");
-            Ok(())
+    let limits = listen::ConnLimits::from_config(&state.config.limits);
+    let app = router(state.clone());
+    let served = listen::run(listener, app, limits, shutdown, grace).await;
+    if let Ok(bundles) = state.bundles() {
+        for bundle in bundles.all() {
+            bundle.classifier.engine().stop();
         }
     }
+    served
 }
 
 /// Resolves on SIGTERM or ctrl-c.

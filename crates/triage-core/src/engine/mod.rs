@@ -6,7 +6,13 @@
 //! would starve the async runtime. Why a token budget: a batch's cost is its item count
 //! times its longest item, so the budget bounds latency whatever the message lengths.
 //! Why a bounded queue: at a sales peak, an immediate 429 with `Retry-After` lets a
-//! client back off; an unbounded queue only turns overload into timeouts.
+//! client back off; an unbounded queue only turns overload into timeouts. The queue is
+//! bounded in texts and in tokens (what the encoder's time depends on), and a request
+//! larger than the whole queue is refused as too large (413) rather than as overload,
+//! which a retry could never fix. Texts are taken round by round over the waiting
+//! requests ([`batcher::next_batch`]), so a short request is not stuck behind a long
+//! one. A request whose caller is gone (client disconnected, server shutting down) is
+//! dropped from the queue before it reaches the encoder.
 
 mod batcher;
 
@@ -26,8 +32,14 @@ pub struct EngineConfig {
     pub max_batch_tokens: usize,
     /// Items one encoder call may take.
     pub max_batch_size: usize,
-    /// Texts waiting at most; beyond it requests are refused with 429.
+    /// Texts waiting at most; beyond it requests are refused with 429 (413 for a
+    /// request with more texts than the whole queue).
     pub queue_capacity: usize,
+    /// Tokens waiting at most (the queued texts' lengths summed): beyond it requests are
+    /// refused with 429, and a request needing more than the whole budget with 413. It
+    /// bounds how long the last queued text waits: about this many tokens of encoder
+    /// work.
+    pub queue_tokens: usize,
 }
 
 impl Default for EngineConfig {
@@ -36,14 +48,28 @@ impl Default for EngineConfig {
             max_batch_tokens: 4096,
             max_batch_size: 64,
             queue_capacity: 2048,
+            queue_tokens: 65_536,
         }
     }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
-    #[error("the server is overloaded: {queued} texts are queued (capacity {capacity})")]
-    Overloaded { queued: usize, capacity: usize },
+    /// The queue cannot take the request now; it may later.
+    #[error("the server is overloaded: {queued} {unit} are queued (capacity {capacity})")]
+    Overloaded {
+        queued: usize,
+        capacity: usize,
+        /// `texts` or `tokens`: which bound the request hit.
+        unit: &'static str,
+    },
+    /// The request needs more than the whole queue: it can never be taken.
+    #[error("the request needs {needed} {unit} of queue; the whole queue holds {capacity}")]
+    TooLarge {
+        needed: usize,
+        capacity: usize,
+        unit: &'static str,
+    },
     #[error("the engine is shutting down")]
     Closed,
     #[error("{0}")]
@@ -76,6 +102,16 @@ impl Job {
         }
     }
 
+    /// Nobody waits for the answer any more: the caller dropped its receiver (its
+    /// client disconnected, or the server gave up on it at shutdown), or it was already
+    /// answered with an error.
+    fn abandoned(&self) -> bool {
+        match self.state.lock() {
+            Ok(s) => s.reply.as_ref().is_none_or(|tx| tx.is_closed()),
+            Err(_) => true,
+        }
+    }
+
     fn fail(&self, err: EngineError) {
         if let Ok(mut s) = self.state.lock() {
             if let Some(tx) = s.reply.take() {
@@ -98,9 +134,63 @@ impl Item {
     }
 }
 
+/// The texts of one request that have not gone to the encoder yet.
+pub(crate) struct Waiting {
+    job: Arc<Job>,
+    pub(crate) items: VecDeque<Item>,
+}
+
 struct Queue {
-    items: VecDeque<Item>,
+    /// Requests in arrival order.
+    waiting: VecDeque<Waiting>,
+    /// Texts and tokens queued, over every request.
+    texts: usize,
+    tokens: usize,
     closed: bool,
+    /// Closed by [`Engine::stop`]: the queued work was dropped.
+    stopped: bool,
+}
+
+impl Queue {
+    /// Takes out the requests nobody waits for; returns how many texts that dropped.
+    fn drop_abandoned(&mut self) -> usize {
+        let mut dropped = 0;
+        let mut tokens = 0;
+        self.waiting.retain(|w| {
+            if w.job.abandoned() {
+                dropped += w.items.len();
+                tokens += w.items.iter().map(Item::len).sum::<usize>();
+                false
+            } else {
+                true
+            }
+        });
+        self.texts -= dropped;
+        self.tokens -= tokens;
+        if dropped > 0 {
+            metrics::counter!("triage_engine_abandoned_total").increment(dropped as u64);
+        }
+        dropped
+    }
+
+    /// Whether `texts` more texts of `tokens` tokens fit beside what is queued.
+    fn refuses(&self, texts: usize, tokens: usize, c: &EngineConfig) -> Option<EngineError> {
+        if self.texts + texts > c.queue_capacity {
+            Some(EngineError::Overloaded {
+                queued: self.texts,
+                capacity: c.queue_capacity,
+                unit: "texts",
+            })
+        } else if self.tokens + tokens > c.queue_tokens {
+            Some(EngineError::Overloaded {
+                queued: self.tokens,
+                capacity: c.queue_tokens,
+                unit: "tokens",
+            })
+        } else {
+            None
+        }
+    }
 }
 
 struct Shared {
@@ -120,8 +210,11 @@ impl Engine {
         let hidden = backend.hidden_size();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
-                items: VecDeque::new(),
+                waiting: VecDeque::new(),
+                texts: 0,
+                tokens: 0,
                 closed: false,
+                stopped: false,
             }),
             ready: Condvar::new(),
             config,
@@ -152,8 +245,14 @@ impl Engine {
         &self.shared.config
     }
 
+    /// Texts queued.
     pub fn queue_depth(&self) -> usize {
-        self.shared.queue.lock().map(|q| q.items.len()).unwrap_or(0)
+        self.shared.queue.lock().map(|q| q.texts).unwrap_or(0)
+    }
+
+    /// Tokens queued.
+    pub fn queued_tokens(&self) -> usize {
+        self.shared.queue.lock().map(|q| q.tokens).unwrap_or(0)
     }
 
     /// Queues all texts of one call or none: a batch request is refused whole when the
@@ -172,28 +271,50 @@ impl Engine {
             job.fill_empty();
             return Ok(rx);
         }
+        let config = &self.shared.config;
+        let tokens: usize = encs.iter().map(Encoded::len).sum();
+        if n > config.queue_capacity {
+            return Err(EngineError::TooLarge {
+                needed: n,
+                capacity: config.queue_capacity,
+                unit: "texts",
+            });
+        }
+        if tokens > config.queue_tokens {
+            return Err(EngineError::TooLarge {
+                needed: tokens,
+                capacity: config.queue_tokens,
+                unit: "tokens",
+            });
+        }
         let mut q = self.shared.queue.lock().map_err(|_| EngineError::Closed)?;
         if q.closed {
             return Err(EngineError::Closed);
         }
-        let capacity = self.shared.config.queue_capacity;
-        if q.items.len() + n > capacity {
+        // Requests whose clients left still count until the thread next looks: look now
+        // before refusing anyone for them.
+        if q.refuses(n, tokens, config).is_some() {
+            q.drop_abandoned();
+        }
+        if let Some(err) = q.refuses(n, tokens, config) {
             metrics::counter!("triage_engine_rejected_total").increment(n as u64);
-            return Err(EngineError::Overloaded {
-                queued: q.items.len(),
-                capacity,
-            });
+            return Err(err);
         }
         let now = Instant::now();
-        for (index, enc) in encs.into_iter().enumerate() {
-            q.items.push_back(Item {
+        let items = encs
+            .into_iter()
+            .enumerate()
+            .map(|(index, enc)| Item {
                 enc,
                 job: job.clone(),
                 index,
                 enqueued: now,
-            });
-        }
-        metrics::gauge!("triage_queue_depth").set(q.items.len() as f64);
+            })
+            .collect();
+        q.waiting.push_back(Waiting { job, items });
+        q.texts += n;
+        q.tokens += tokens;
+        metrics::gauge!("triage_queue_depth").set(q.texts as f64);
         drop(q);
         self.shared.ready.notify_one();
         Ok(rx)
@@ -211,7 +332,33 @@ impl Engine {
         rx.blocking_recv().unwrap_or(Err(EngineError::Closed))
     }
 
-    /// Stops taking work, lets the thread finish what is queued, and joins it.
+    /// Stops taking work and answers every queued request `Closed` at once (the server
+    /// is going away: nobody will read those answers). The thread finishes the batch it
+    /// is running, if any, and exits; [`Self::shutdown`] (or drop) joins it.
+    pub fn stop(&self) {
+        let abandoned: Vec<Waiting> = match self.shared.queue.lock() {
+            Ok(mut q) => {
+                q.closed = true;
+                q.stopped = true;
+                q.texts = 0;
+                q.tokens = 0;
+                q.waiting.drain(..).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        self.shared.ready.notify_all();
+        let texts: usize = abandoned.iter().map(|w| w.items.len()).sum();
+        if texts > 0 {
+            metrics::counter!("triage_engine_abandoned_total").increment(texts as u64);
+            tracing::info!(texts, "shutting down: queued texts dropped");
+        }
+        for w in abandoned {
+            w.job.fail(EngineError::Closed);
+        }
+    }
+
+    /// Stops taking work, lets the thread finish what is queued for callers still
+    /// waiting (abandoned requests are skipped), and joins it.
     pub fn shutdown(&self) {
         if let Ok(mut q) = self.shared.queue.lock() {
             q.closed = true;
@@ -224,8 +371,14 @@ impl Engine {
 }
 
 impl Drop for Engine {
+    /// Joins the thread after the queued work, unless [`Engine::stop`] already dropped
+    /// that work: then nobody waits for the batch the thread may still be running, and
+    /// the process need not either (the thread ends on its own after it).
     fn drop(&mut self) {
-        self.shutdown();
+        let stopped = self.shared.queue.lock().map_or(true, |q| q.stopped);
+        if !stopped {
+            self.shutdown();
+        }
     }
 }
 
@@ -245,17 +398,23 @@ fn run(shared: Arc<Shared>, backend: Arc<dyn Backend>) {
             let Ok(mut q) = shared.queue.lock() else {
                 return;
             };
-            while q.items.is_empty() && !q.closed {
+            while q.waiting.is_empty() && !q.closed {
                 q = match shared.ready.wait(q) {
                     Ok(q) => q,
                     Err(_) => return,
                 };
             }
-            if q.items.is_empty() && q.closed {
-                return;
+            q.drop_abandoned();
+            if q.waiting.is_empty() {
+                if q.closed {
+                    return;
+                }
+                continue;
             }
-            let batch = next_batch(&mut q.items, &shared.config);
-            metrics::gauge!("triage_queue_depth").set(q.items.len() as f64);
+            let batch = next_batch(&mut q.waiting, &shared.config);
+            q.texts -= batch.len();
+            q.tokens -= batch.iter().map(Item::len).sum::<usize>();
+            metrics::gauge!("triage_queue_depth").set(q.texts as f64);
             batch
         };
         encode_batch(backend.as_ref(), batch);

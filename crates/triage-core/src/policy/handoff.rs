@@ -6,8 +6,10 @@
 //! What is kept: each turn's intent, emotion, decision, the suggestions shown and, by
 //! default, the customer's raw words, because the agent who takes over must read what the
 //! customer already said (the point of the context package). `memory.store_text` can
-//! mask personal data or drop the text. Kept turns expire `memory.ttl_secs` (default 24
-//! h) after a conversation's last message. Logs never contain message text.
+//! mask personal data or drop the text. A turn keeps at most `memory.max_turn_text_bytes`
+//! of text (cut with "…"), and a conversation at most `memory.max_conversation_bytes`
+//! (the oldest turns go first). Kept turns expire `memory.ttl_secs` (default 24 h) after
+//! a conversation's last message. Logs never contain message text.
 
 use super::context::ConversationContext;
 use super::reload::PolicyHandle;
@@ -150,9 +152,10 @@ impl HandoffService {
         decision: &Decision,
         now_ms: u64,
     ) -> StoredTurn {
+        let max = self.memory.max_turn_text_bytes;
         let text = match self.memory.store_text {
-            StoreText::Raw => Some(meta.raw_text.clone()),
-            StoreText::Masked => Some(crate::text::mask_pii(&meta.raw_text)),
+            StoreText::Raw => Some(cut(&meta.raw_text, max)),
+            StoreText::Masked => Some(cut(&crate::text::mask_pii(&meta.raw_text), max)),
             StoreText::None => None,
         };
         StoredTurn {
@@ -209,6 +212,20 @@ fn shown(meta: &TurnMeta, decision: &Decision) -> Vec<ShownSuggestion> {
         }
     }
     out
+}
+
+/// `text` within `max` bytes: cut at a character boundary and ended with "…" when
+/// longer, so the agent sees that something is missing.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    const MORE: &str = "…";
+    let mut end = max.saturating_sub(MORE.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{MORE}", &text[..end])
 }
 
 fn note_unavailable(e: &StoreError) {

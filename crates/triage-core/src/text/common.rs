@@ -101,6 +101,20 @@ pub(crate) fn is_invisible(c: char) -> bool {
         | 0xE0000..=0xE0FFF)
 }
 
+/// Whether a text has anything to classify: a character that normalisation keeps and
+/// that is not whitespace. Text of only whitespace, control characters (NUL included),
+/// invisible format characters ([`is_invisible`]: zero-width space, BOM, bidi marks) or
+/// variation selectors normalises to nothing, and is refused as `empty_text` rather than
+/// sent to the encoder as an empty sequence (which still gets a confident intent).
+pub fn has_content(text: &str) -> bool {
+    text.chars().any(|c| {
+        !(c.is_whitespace()
+            || c.is_control()
+            || is_invisible(c)
+            || matches!(c as u32, 0xFE00..=0xFE0F | 0xE0100..=0xE01EF))
+    })
+}
+
 /// Single spaces, no leading or trailing whitespace.
 pub(crate) fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -208,6 +222,24 @@ pub(crate) fn squeeze_punct(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn text_of_only_invisible_characters_has_no_content() {
+        use super::has_content;
+        for blank in [
+            "",
+            "   \t\n",
+            "\0\0\0",
+            "\u{200B}\u{200C}\u{200D}\u{FEFF}",
+            "\u{1}\u{7F}\u{9F} \u{2060}\u{E0041}",
+            "\u{FE0F}\u{00AD}",
+        ] {
+            assert!(!has_content(blank), "{blank:?}");
+        }
+        for text in ["a", "\0refund\0", "\u{200B}退款", "😡", "?"] {
+            assert!(has_content(text), "{text:?}");
+        }
+    }
+
     #[test]
     fn traditional_round_trip_reaches_one_spelling() {
         let simplified = "播放情深深雨蒙蒙";

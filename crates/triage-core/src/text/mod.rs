@@ -18,7 +18,7 @@ mod voice;
 
 pub use channel::{Channel, UnknownChannel};
 pub use chat::normalize_chat;
-pub use common::{normalize_common, NormalizeOptions};
+pub use common::{has_content, normalize_common, NormalizeOptions};
 pub use email::normalize_email;
 pub use lang::{detect_lang, is_cjk_ideograph};
 pub use pii::mask_pii;

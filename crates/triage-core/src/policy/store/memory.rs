@@ -12,7 +12,10 @@ use std::sync::Mutex;
 const SWEEP_EVERY: u64 = 1024;
 
 struct Conversation {
-    turns: VecDeque<StoredTurn>,
+    /// Each turn with its size as stored JSON (what the byte budget counts).
+    turns: VecDeque<(StoredTurn, usize)>,
+    /// The turns' sizes summed.
+    bytes: usize,
     feedback: VecDeque<Feedback>,
     expires_ms: u64,
 }
@@ -30,6 +33,7 @@ pub struct MemoryStore {
     ttl_ms: u64,
     max_turns: usize,
     max_conversations: usize,
+    max_bytes: usize,
 }
 
 impl MemoryStore {
@@ -39,6 +43,7 @@ impl MemoryStore {
             ttl_ms: c.ttl_secs.saturating_mul(1000),
             max_turns: c.max_turns.max(1),
             max_conversations: c.max_conversations.max(1),
+            max_bytes: c.max_conversation_bytes,
         }
     }
 
@@ -85,7 +90,9 @@ impl ConversationStore for MemoryStore {
     fn turns(&self, id: &str, now_ms: u64) -> Result<Vec<StoredTurn>, StoreError> {
         let mut s = self.lock();
         match s.conversations.get(id) {
-            Some(c) if c.expires_ms > now_ms => Ok(c.turns.iter().cloned().collect()),
+            Some(c) if c.expires_ms > now_ms => {
+                Ok(c.turns.iter().map(|(t, _)| t.clone()).collect())
+            }
             Some(_) => {
                 s.conversations.remove(id);
                 Ok(Vec::new())
@@ -108,16 +115,23 @@ impl ConversationStore for MemoryStore {
             .entry(id.to_string())
             .or_insert_with(|| Conversation {
                 turns: VecDeque::new(),
+                bytes: 0,
                 feedback: VecDeque::new(),
                 expires_ms,
             });
         if c.expires_ms <= now_ms {
             c.turns.clear();
+            c.bytes = 0;
             c.feedback.clear();
         }
-        c.turns.push_back(turn.clone());
-        while c.turns.len() > self.max_turns {
-            c.turns.pop_front();
+        let size = super::stored_size(turn);
+        c.turns.push_back((turn.clone(), size));
+        c.bytes += size;
+        // The newest turns within both budgets; the newest one always stays.
+        while c.turns.len() > self.max_turns || (c.bytes > self.max_bytes && c.turns.len() > 1) {
+            if let Some((_, dropped)) = c.turns.pop_front() {
+                c.bytes -= dropped;
+            }
         }
         c.expires_ms = expires_ms;
         Ok(())

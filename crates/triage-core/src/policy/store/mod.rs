@@ -25,11 +25,19 @@ pub enum StoreError {
     Config(String),
 }
 
+/// A turn's size as the byte budget (`memory.max_conversation_bytes`) counts it: its
+/// JSON, as the Redis store keeps it.
+pub(crate) fn stored_size(turn: &StoredTurn) -> usize {
+    serde_json::to_vec(turn).map_or(0, |j| j.len())
+}
+
 pub trait ConversationStore: Send + Sync {
     /// The conversation's turns, oldest first; empty when unknown or expired.
     fn turns(&self, id: &str, now_ms: u64) -> Result<Vec<StoredTurn>, StoreError>;
 
-    /// Appends a turn, keeps only the newest `max_turns`, and restarts the TTL.
+    /// Appends a turn, keeps only the newest `max_turns` within
+    /// `max_conversation_bytes` (the oldest go first; the newest always stays), and
+    /// restarts the TTL.
     fn append(&self, id: &str, turn: &StoredTurn, now_ms: u64) -> Result<(), StoreError>;
 
     /// Notes `member` (a conversation) under `key` (an issue type) at `now_ms` and returns

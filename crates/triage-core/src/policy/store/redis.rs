@@ -1,8 +1,10 @@
 //! The Redis store, for several replicas behind one load balancer: any replica sees the
 //! turns another one stored. Layout (prefix `triage` by default):
 //!
-//! * `{prefix}:conv:{id}`: a list of JSON turns, trimmed to `max_turns`, expiring
-//!   `ttl_secs` after the last turn (`PEXPIRE` on every append);
+//! * `{prefix}:conv:{id}`: a list of JSON turns, trimmed to `max_turns` and then to
+//!   `max_conversation_bytes` (oldest first, the newest always kept; one Lua script, so
+//!   replicas appending at once trim consistently), expiring `ttl_secs` after the last
+//!   turn (`PEXPIRE` on every append);
 //! * `{prefix}:feedback:{id}`: a list of JSON feedback events of that conversation,
 //!   trimmed to [`MAX_FEEDBACK`], expiring with the conversation (feedback does not extend
 //!   it; every append moves both expiries);
@@ -26,6 +28,28 @@ use std::time::{Duration, Instant};
 /// Idle connections kept for reuse; more concurrent callers open their own.
 const MAX_IDLE: usize = 16;
 
+/// Appends a turn (ARGV[1]) to the conversation list (KEYS[1]), keeps the newest
+/// ARGV[2] turns, then drops the oldest while the list holds more than ARGV[4] bytes and
+/// more than one turn, and moves the expiry of the list and of the feedback list
+/// (KEYS[2]) to ARGV[3] ms. Returns the turns dropped for the byte budget.
+const APPEND: &str = r#"
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+local turns = redis.call('LRANGE', KEYS[1], 0, -1)
+local total = 0
+for i = 1, #turns do total = total + #turns[i] end
+local budget = tonumber(ARGV[4])
+local drop = 0
+while total > budget and drop < #turns - 1 do
+  drop = drop + 1
+  total = total - #turns[drop]
+end
+if drop > 0 then redis.call('LTRIM', KEYS[1], drop, -1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return drop
+"#;
+
 pub struct RedisStore {
     client: redis::Client,
     idle: Mutex<Vec<Connection>>,
@@ -38,6 +62,7 @@ pub struct RedisStore {
     prefix: String,
     ttl_ms: u64,
     max_turns: usize,
+    max_bytes: usize,
 }
 
 fn lost_connection(e: &RedisError) -> bool {
@@ -59,6 +84,7 @@ impl RedisStore {
             prefix: c.redis_prefix.clone(),
             ttl_ms: c.ttl_secs.saturating_mul(1000),
             max_turns: c.max_turns.max(1),
+            max_bytes: c.max_conversation_bytes,
         })
     }
 
@@ -166,22 +192,23 @@ impl ConversationStore for RedisStore {
         let feedback = self.feedback_key(id);
         let json = serde_json::to_string(turn)
             .map_err(|e| StoreError::Unavailable(format!("cannot encode turn: {e}")))?;
-        let keep = self.max_turns as isize;
         let ttl = i64::try_from(self.ttl_ms).unwrap_or(i64::MAX);
+        // EVAL with the script's text (not EVALSHA): nothing to reload after a Redis
+        // restart, and the script is a few hundred bytes beside a turn's JSON. The
+        // feedback PEXPIRE is a no-op when the conversation has no feedback yet.
         self.run(|c| {
-            redis::pipe()
-                .atomic()
-                .rpush(&key, &json)
-                .ignore()
-                .ltrim(&key, -keep, -1)
-                .ignore()
-                .pexpire(&key, ttl)
-                .ignore()
-                // A no-op when the conversation has no feedback yet.
-                .pexpire(&feedback, ttl)
-                .ignore()
-                .query::<()>(c)
+            redis::cmd("EVAL")
+                .arg(APPEND)
+                .arg(2)
+                .arg(&key)
+                .arg(&feedback)
+                .arg(&json)
+                .arg(self.max_turns)
+                .arg(ttl)
+                .arg(self.max_bytes)
+                .query::<i64>(c)
         })
+        .map(|_| ())
     }
 
     fn add_feedback(&self, id: &str, fb: &Feedback, _now_ms: u64) -> Result<bool, StoreError> {
