@@ -48,6 +48,7 @@ fn meta(id: &str, raw: &str) -> TurnMeta {
         suggestions: vec![],
         bot_answer: None,
         model: None,
+        ..TurnMeta::default()
     }
 }
 
@@ -478,4 +479,87 @@ fn turn_text_is_cut_and_a_conversation_kept_within_its_byte_budget() {
     // And the budget is what stopped it: one more turn would not have fitted.
     let one_more = json_len(&turns[0]);
     assert!(bytes + one_more > 3_000);
+}
+
+/// Two tenants through one service: the same conversation id is two conversations, and
+/// each tenant's surge counts its own customers only (issue 16).
+fn tenants_are_kept_apart(svc: &HandoffService) {
+    use triage_core::policy::{Customer, Feedback};
+    use triage_core::tenant::Tenant;
+    let acme = Tenant::new("acme").unwrap();
+    let globex = Tenant::new("globex").unwrap();
+    let as_of = |tenant: &Tenant, id: &str, raw: &str| TurnMeta {
+        tenant: tenant.clone(),
+        ..meta(id, raw)
+    };
+    let track = |customer: Option<&str>| {
+        let mut t = turn("where is my order", "track_order", 0.95);
+        t.customer = customer.map(|id| Customer {
+            id: Some(id.into()),
+            tier: None,
+        });
+        t
+    };
+    svc.handle(track(None), as_of(&acme, "c", "acme's words"), T0);
+    svc.handle(track(None), as_of(&globex, "c", "globex's words"), T0 + 1);
+    svc.handle(track(None), meta("c", "default's words"), T0 + 2);
+    for (tenant, words) in [
+        (&acme, "acme's words"),
+        (&globex, "globex's words"),
+        (&Tenant::default(), "default's words"),
+    ] {
+        let ctx = svc.context_of(tenant, "c", T0 + 3).unwrap().unwrap();
+        assert_eq!(ctx.turns.len(), 1, "{tenant}");
+        assert_eq!(ctx.turns[0].text.as_deref(), Some(words), "{tenant}");
+    }
+    // The default tenant is what `context` reads, with the keys of earlier versions.
+    assert_eq!(
+        svc.context("c", T0 + 3).unwrap().unwrap().turns[0]
+            .text
+            .as_deref(),
+        Some("default's words")
+    );
+    // An id that tries to spell another tenant's key names nothing.
+    assert!(svc.context("acme\u{1f}c", T0 + 3).unwrap().is_none());
+    assert!(svc.turns(&acme, "nobody", T0 + 3).unwrap().is_empty());
+    let fb = Feedback {
+        at_ms: T0 + 4,
+        turn_at_ms: None,
+        suggestion_id: None,
+        accepted: None,
+        corrected_intent: Some("track_order".into()),
+        intent_set: Some("support".into()),
+    };
+    assert!(!svc.add_feedback(&acme, "only-globex", &fb, T0 + 4).unwrap());
+    svc.handle(track(None), as_of(&globex, "only-globex", "x"), T0 + 5);
+    assert!(!svc.add_feedback(&acme, "only-globex", &fb, T0 + 6).unwrap());
+    assert!(svc
+        .add_feedback(&globex, "only-globex", &fb, T0 + 6)
+        .unwrap());
+
+    // Surge (min_conversations = 4 in the caller's policy). Every turn above was a
+    // track_order message, so acme has counted conversation "c" and globex "c" and
+    // "only-globex". One acme customer in many conversations counts once (2) ...
+    let surge = |tenant: &Tenant, id: &str, customer: Option<&str>, at: u64| {
+        svc.handle(track(customer), as_of(tenant, id, "x"), at)
+            .has(ReasonCode::Surge)
+    };
+    for i in 0..5 {
+        assert!(!surge(&acme, &format!("s-{i}"), Some("one"), T0 + 10 + i));
+    }
+    // ... distinct acme conversations without a customer raise acme's surge (3, 4) ...
+    assert!(!surge(&acme, "s-a", None, T0 + 20));
+    assert!(surge(&acme, "s-b", None, T0 + 21));
+    // ... and none of it reaches globex, whose third customer is still below the bar.
+    assert!(!surge(&globex, "g-1", Some("g-1"), T0 + 22));
+}
+
+#[test]
+fn tenants_keep_their_conversations_and_surges_apart_in_memory() {
+    let mut cfg = shipped();
+    cfg.surge.min_conversations = 4;
+    cfg.surge.window_secs = 60;
+    let mem = MemoryConfig::default();
+    let svc = service(cfg, Box::new(MemoryStore::new(&mem)), mem);
+    tenants_are_kept_apart(&svc);
 }

@@ -309,3 +309,82 @@ fn redis_store_keeps_a_conversation_within_its_byte_budget() {
     assert_eq!(turns.len(), 1);
     assert_eq!(turns[0].at_ms, 99);
 }
+
+/// Tenants in Redis (issue 16): the default tenant keeps the key layout of earlier
+/// versions, another tenant's keys sit under `{prefix}:t:{tenant}:`, and neither reads
+/// the other's conversation or surge.
+#[test]
+fn redis_keys_are_per_tenant_and_the_default_tenant_keeps_the_old_layout() {
+    use std::sync::Arc;
+    use triage_core::model::{IntentResult, LabelScore};
+    use triage_core::policy::{
+        HandoffService, Policy, PolicyConfig, PolicyHandle, ReasonCode, TurnInput, TurnMeta,
+    };
+    use triage_core::tenant::Tenant;
+    let redis = RedisServer::start();
+    let mem = MemoryConfig {
+        redis_prefix: "t9".into(),
+        ..MemoryConfig::default()
+    };
+    let store = RedisStore::new(&redis.url(), &mem).unwrap();
+    let mut cfg = PolicyConfig::load(&common::repo_path("config/policy.toml")).unwrap();
+    cfg.surge.min_conversations = 3;
+    let svc = HandoffService::new(
+        Arc::new(PolicyHandle::fixed(Policy::new(cfg).unwrap())),
+        Box::new(store),
+        mem,
+    );
+    let track = || {
+        let top = vec![LabelScore {
+            label: "track_order".into(),
+            score: 0.95,
+        }];
+        let intent = IntentResult {
+            set: "support".into(),
+            label: "track_order".into(),
+            confidence: 0.95,
+            out_of_scope: false,
+            top,
+        };
+        TurnInput::new("where is my order", Some(intent), None)
+    };
+    let acme = Tenant::new("acme").unwrap();
+    let meta = |tenant: &Tenant, id: &str, raw: &str| TurnMeta {
+        conversation_id: Some(id.into()),
+        raw_text: raw.into(),
+        tenant: tenant.clone(),
+        ..TurnMeta::default()
+    };
+    let t0 = 1_800_000_000_000;
+    svc.handle(track(), meta(&Tenant::default(), "c", "old words"), t0);
+    svc.handle(track(), meta(&acme, "c", "acme words"), t0 + 1);
+    let text = |tenant: &Tenant| {
+        svc.context_of(tenant, "c", t0 + 2).unwrap().unwrap().turns[0]
+            .text
+            .clone()
+    };
+    assert_eq!(text(&Tenant::default()).as_deref(), Some("old words"));
+    assert_eq!(text(&acme).as_deref(), Some("acme words"));
+    let mut keys: Vec<String> = {
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut c = client.get_connection().unwrap();
+        redis::cmd("KEYS").arg("t9:*").query(&mut c).unwrap()
+    };
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "t9:conv:c",
+            "t9:surge:track_order",
+            "t9:t:acme:conv:c",
+            "t9:t:acme:surge:track_order"
+        ]
+    );
+    // Two more acme conversations reach acme's bar of 3; the default tenant's next is
+    // its second.
+    svc.handle(track(), meta(&acme, "c2", "x"), t0 + 3);
+    let d = svc.handle(track(), meta(&acme, "c3", "x"), t0 + 4);
+    assert!(d.has(ReasonCode::Surge), "{:?}", d.reasons);
+    let d = svc.handle(track(), meta(&Tenant::default(), "d2", "x"), t0 + 5);
+    assert!(!d.has(ReasonCode::Surge), "{:?}", d.reasons);
+}

@@ -3,6 +3,7 @@
 
 mod classify;
 mod eval;
+mod keys;
 pub mod logging;
 pub mod progress;
 mod serve;
@@ -59,6 +60,13 @@ pub struct Common {
     /// the best this CPU runs]
     #[arg(long, env = "TRIAGE_ISA", global = true)]
     isa: Option<triage_core::model::fast::Isa>,
+    /// API keys file (auth.keys_file); without one, only a loopback address is served
+    #[arg(long, env = "TRIAGE_KEYS_FILE", global = true)]
+    keys_file: Option<PathBuf>,
+    /// Serve a non-loopback address without API keys: anyone who reaches it is admin
+    /// (auth.allow_insecure)
+    #[arg(long, env = "TRIAGE_INSECURE", global = true)]
+    insecure: bool,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +91,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Evaluate: a suite of tasks with reports and a CI gate, or one labelled file
     Eval(eval::EvalArgs),
+    /// API keys: make one (`add`) or list them (`list`)
+    Keys(keys::KeysArgs),
 }
 
 impl Common {
@@ -112,6 +122,12 @@ impl Common {
         if let Some(v) = self.isa {
             c.isa = Some(v);
         }
+        if let Some(v) = self.keys_file {
+            c.auth.keys_file = Some(v);
+        }
+        if self.insecure {
+            c.auth.allow_insecure = true;
+        }
         // A forced tier this CPU cannot run stops here, before any model loads.
         triage_core::model::fast::Isa::resolve(c.isa)?;
         Ok(c)
@@ -135,6 +151,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => classify::run(config, text, input, channel, intent_set),
         Command::Train(args) => train::run(config, args),
         Command::Eval(args) => eval::run(config, args),
+        Command::Keys(args) => keys::run(config, args),
     }
 }
 

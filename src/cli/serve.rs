@@ -14,8 +14,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&config.addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+        let state = AppState::new(config.clone());
+        // Keys, the audit log and the bind-address rule are checked before any model
+        // loads: a server that may not serve should not make anyone wait to say so.
+        state.start_auth(listener.local_addr()?)?;
         tracing::info!(addr = %listener.local_addr()?, models = %config.models().join(", "), "listening; loading models");
-        let state = AppState::new(config);
         let loader = state.clone();
         let load = tokio::task::spawn_blocking(move || server::load_model(&loader));
         let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();

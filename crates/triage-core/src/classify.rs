@@ -14,6 +14,7 @@ use crate::model::heads::{emotion_result, intent_result};
 use crate::model::{Bundle, Encoded, Head, HeadKind, Manifest, TextTokenizer};
 use crate::policy::{Action, HandoffService, ShownSuggestion, TurnInput, TurnMeta};
 use crate::suggest::{LiveKb, Lookup, Want};
+use crate::tenant::Tenant;
 use crate::text::{self, Channel, NormalizeOptions};
 use ndarray::{Array2, Axis};
 use sha2::{Digest, Sha256};
@@ -42,6 +43,9 @@ pub struct Prepared {
     pub encoded: Encoded,
     /// Knowledge-base suggestions were asked for.
     pub suggest: bool,
+    /// Whose conversation `conversation_id` names: the default tenant unless the caller
+    /// sets it (the server, from the request's API key).
+    pub tenant: Tenant,
 }
 
 /// What the suggestion and policy steps need of a message once the heads have answered.
@@ -55,6 +59,7 @@ struct Pending {
     /// Suggestions returned, as conversation memory keeps them.
     shown: Vec<ShownSuggestion>,
     bot_answer: Option<ShownSuggestion>,
+    tenant: Tenant,
 }
 
 pub struct Classifier {
@@ -265,6 +270,7 @@ impl Classifier {
             raw: raw.to_string(),
             encoded,
             suggest: req.suggest.unwrap_or(false),
+            tenant: Tenant::default(),
         })
     }
 
@@ -393,6 +399,7 @@ impl Classifier {
                     suggest: p.suggest,
                     shown: Vec::new(),
                     bot_answer: None,
+                    tenant: p.tenant,
                 };
                 (response, pending)
             })
@@ -489,6 +496,7 @@ impl Classifier {
                     suggestions: p.shown,
                     bot_answer: p.bot_answer,
                     model: Some(r.model.name.clone()),
+                    tenant: p.tenant,
                 };
                 let decision = svc.handle(turn, meta, now);
                 if decision.action != Action::Bot {

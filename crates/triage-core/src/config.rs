@@ -49,6 +49,37 @@ pub struct Config {
     pub isa: Option<Isa>,
     pub limits: Limits,
     pub engine: EngineConfig,
+    /// API keys, the audit log and CORS.
+    pub auth: AuthConfig,
+}
+
+/// Who may call what (`[auth]`). Without `keys_file` a server on a loopback address is
+/// open to anyone who can reach it (the quick start); on any other address it refuses
+/// to start unless `allow_insecure` says that is intended.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// API keys (name, tenant, role, SHA-256 of the key), re-read when the file changes.
+    /// Made with `triage keys add`.
+    pub keys_file: Option<PathBuf>,
+    /// Serve a non-loopback address without keys: anyone who reaches it is admin.
+    pub allow_insecure: bool,
+    /// JSON-lines audit log: admin calls, policy, knowledge-base and key-file reloads.
+    /// Off when absent.
+    pub audit_log: Option<PathBuf>,
+    /// `/metrics` without a key (for a scraper on a trusted network); otherwise admin.
+    pub public_metrics: bool,
+    /// How often the keys file is checked for changes, in ms [default 1000; 0: never].
+    pub reload_ms: Option<u64>,
+    /// Browser origins allowed to call the API (CORS), e.g. `https://console.example.com`,
+    /// or `*`. Empty: no CORS headers, so browsers refuse cross-site calls.
+    pub cors_origins: Vec<String>,
+}
+
+impl AuthConfig {
+    pub fn reload_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.reload_ms.unwrap_or(1000))
+    }
 }
 
 /// Conversation memory (the handoff context package and the history rules).
@@ -209,6 +240,7 @@ impl Default for Config {
             isa: None,
             limits: Limits::default(),
             engine: EngineConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }

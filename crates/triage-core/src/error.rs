@@ -39,6 +39,12 @@ pub enum TriageError {
     InvalidUtf8,
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// No API key, or one the server does not know.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A known API key whose role may not call this route.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("the model is still loading")]
@@ -100,6 +106,8 @@ impl TriageError {
             TriageError::InvalidJson(_) => "invalid_json",
             TriageError::InvalidUtf8 => "invalid_utf8",
             TriageError::UnsupportedMediaType(_) => "unsupported_media_type",
+            TriageError::Unauthorized(_) => "unauthorized",
+            TriageError::Forbidden(_) => "forbidden",
             TriageError::Engine(EngineError::Overloaded { .. }) => "overloaded",
             TriageError::Engine(EngineError::TooLarge { .. }) => "request_too_large",
             TriageError::Engine(EngineError::Closed) => "shutting_down",

@@ -9,14 +9,17 @@
 //! build on it, never the other way (`scripts/check_imports.py` checks it in CI).
 //!
 //! * [`api`]: the v1 wire types (request and response bodies);
+//! * [`audit`]: what reloads of the policy and knowledge base tell an audit log;
 //! * [`bundles`]: the served bundles and which one a request goes to;
 //! * [`classify`]: [`classify::Classifier`], one bundle's pipeline;
 //! * [`config`]: the server configuration file;
 //! * [`error`]: the one error enum every request path returns;
 //! * [`progress`]: progress reporting for long offline jobs, behind a small trait;
+//! * [`tenant`]: whose conversations a request may touch;
 //! * [`watch`]: the one helper behind every hot-reloaded file or folder.
 
 pub mod api;
+pub mod audit;
 pub mod bundles;
 pub mod classify;
 pub mod config;
@@ -27,5 +30,6 @@ pub mod model;
 pub mod policy;
 pub mod progress;
 pub mod suggest;
+pub mod tenant;
 pub mod text;
 pub mod watch;

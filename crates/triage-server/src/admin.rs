@@ -2,9 +2,11 @@
 //! force and the last reload error; `POST /admin/policy/reload` re-reads the file now. An
 //! invalid file is answered 422 `invalid_policy` and the running policy stays.
 //! `GET /admin/kb` and `POST /admin/kb/reload` do the same for the knowledge base. These
-//! routes change how every conversation is routed: expose them on an internal network
-//! only.
+//! routes change how every conversation is routed: they need an `admin` key, and every
+//! call is written to the audit log (as is the reload it causes, with the file hashes
+//! before and after).
 
+use super::auth::Principal;
 use super::error::ApiError;
 use super::AppState;
 use axum::extract::State;
@@ -44,13 +46,18 @@ pub async fn policy(State(state): State<AppState>) -> Result<Json<PolicyView>, A
 #[utoipa::path(post, path = "/admin/policy/reload", responses(
     (status = 200, description = "Reloaded, or unchanged", body = ReloadResponse),
     (status = 422, description = "The file is invalid; the previous policy stays in force", body = ErrorBody)))]
-pub async fn reload(State(state): State<AppState>) -> Result<Json<ReloadResponse>, ApiError> {
+pub async fn reload(
+    State(state): State<AppState>,
+    caller: Principal,
+) -> Result<Json<ReloadResponse>, ApiError> {
     let h = state.handoff()?.clone();
-    let result =
-        tokio::task::spawn_blocking(move || h.policy().reload().map(|r| (r, h.policy().status())))
-            .await
-            .map_err(|e| TriageError::Internal(e.to_string()))?
-            .map_err(TriageError::from)?;
+    let by = caller.name;
+    let result = tokio::task::spawn_blocking(move || {
+        h.policy().reload_by(&by).map(|r| (r, h.policy().status()))
+    })
+    .await
+    .map_err(|e| TriageError::Internal(e.to_string()))?
+    .map_err(TriageError::from)?;
     Ok(Json(ReloadResponse {
         result: result.0,
         status: result.1,
@@ -76,7 +83,10 @@ pub async fn kb(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiErro
 #[utoipa::path(post, path = "/admin/kb/reload", responses(
     (status = 200, description = "Reloaded if anything changed; the status afterwards", body = KbStatus),
     (status = 503, description = "Model loading, or suggestions disabled", body = ErrorBody)))]
-pub async fn kb_reload(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiError> {
+pub async fn kb_reload(
+    State(state): State<AppState>,
+    caller: Principal,
+) -> Result<Json<KbStatus>, ApiError> {
     let bundles = state.bundles()?.clone();
     let kb = state.kb().cloned().ok_or_else(|| {
         TriageError::KbUnavailable("suggestions are disabled (suggest.enabled = false)".into())
@@ -84,10 +94,10 @@ pub async fn kb_reload(State(state): State<AppState>) -> Result<Json<KbStatus>, 
     let status = tokio::task::spawn_blocking(move || {
         for other in bundles.all().iter().skip(1) {
             if let Some(k) = &other.kb {
-                k.refresh();
+                k.refresh_by(&caller.name);
             }
         }
-        kb.refresh()
+        kb.refresh_by(&caller.name)
     })
     .await
     .map_err(|e| TriageError::Internal(e.to_string()))?;

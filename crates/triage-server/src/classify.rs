@@ -1,8 +1,10 @@
 //! `POST /v1/classify`: one message or a batch, with knowledge-base suggestions for the
 //! messages that ask (`suggest: true`). With several bundles loaded, each item goes to its
 //! own (`model`, else its language): items are grouped per bundle, each group is one
-//! engine call, and results come back in input order.
+//! engine call, and results come back in input order. Conversation ids are the
+//! caller's tenant's: the same id from another tenant is another conversation.
 
+use super::auth::Principal;
 use super::error::{ApiError, ApiJson};
 use super::AppState;
 use axum::extract::State;
@@ -14,6 +16,7 @@ use triage_core::api::{BatchClassifyResponse, ClassifyRequest, ClassifyResponse,
 use triage_core::bundles::Bundles;
 use triage_core::classify::{expand, Prepared};
 use triage_core::error::TriageError;
+use triage_core::tenant::Tenant;
 
 #[utoipa::path(post, path = "/v1/classify", request_body = ClassifyRequest,
     responses(
@@ -26,6 +29,7 @@ use triage_core::error::TriageError;
         (status = 503, description = "Model still loading", body = ErrorBody)))]
 pub async fn classify(
     State(state): State<AppState>,
+    caller: Principal,
     ApiJson(req): ApiJson<ClassifyRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -41,7 +45,8 @@ pub async fn classify(
     // Routing (language detection), normalisation and tokenization are CPU work: keep
     // them off the async workers.
     let prep = bundles.clone();
-    let groups = tokio::task::spawn_blocking(move || route_and_prepare(&prep, items))
+    let tenant = caller.tenant;
+    let groups = tokio::task::spawn_blocking(move || route_and_prepare(&prep, items, &tenant))
         .await
         .map_err(|e| TriageError::Internal(e.to_string()))??;
     let total: usize = groups.iter().map(|(_, p)| p.len()).sum();
@@ -96,6 +101,7 @@ type Groups = Vec<(usize, Vec<(usize, Prepared)>)>;
 fn route_and_prepare(
     bundles: &Arc<Bundles>,
     mut items: Vec<ClassifyRequest>,
+    tenant: &Tenant,
 ) -> Result<Groups, TriageError> {
     let many = items.len() > 1;
     let at = |e: TriageError, i: usize| if many { e.at(i) } else { e };
@@ -124,7 +130,10 @@ fn route_and_prepare(
                         .ok_or_else(|| TriageError::Internal("item routed twice".into()))?;
                     classifier
                         .prepare(&item)
-                        .map(|p| (i, p))
+                        .map(|p| {
+                            let tenant = tenant.clone();
+                            (i, Prepared { tenant, ..p })
+                        })
                         .map_err(|e| at(e, i))
                 })
                 .collect::<Result<Vec<_>, _>>()?;

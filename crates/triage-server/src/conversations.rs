@@ -1,6 +1,9 @@
 //! `GET /v1/conversations/{id}`: the handoff context package, so the agent who takes a
 //! conversation over reads what the customer already said and what the bot already tried.
+//! Only the caller's tenant's conversations are found: another tenant's is a 404, as if
+//! it did not exist.
 
+use super::auth::Principal;
 use super::error::ApiError;
 use super::AppState;
 use axum::extract::{Path, State};
@@ -16,16 +19,19 @@ use triage_core::error::TriageError;
         (status = 503, description = "Conversation store unreachable, or still starting", body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
+    caller: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationContext>, ApiError> {
     let handoff = state.handoff()?.clone();
     let lookup = id.clone();
+    let tenant = caller.tenant;
+    let now = triage_core::policy::now_ms();
     let context = if handoff.blocking() {
-        tokio::task::spawn_blocking(move || handoff.context(&lookup, triage_core::policy::now_ms()))
+        tokio::task::spawn_blocking(move || handoff.context_of(&tenant, &lookup, now))
             .await
             .map_err(|e| TriageError::Internal(e.to_string()))?
     } else {
-        handoff.context(&lookup, triage_core::policy::now_ms())
+        handoff.context_of(&tenant, &lookup, now)
     }
     .map_err(TriageError::from)?;
     context.map(Json).ok_or_else(|| {

@@ -10,7 +10,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "triage",
-        description = "Customer-service NLU: intent, emotion, handoff and suggestions for every message."
+        description = "Customer-service NLU: intent, emotion, handoff and suggestions for every message. With API keys configured, every route but /health, /ready, /docs and /openapi.json needs `Authorization: Bearer <key>` of a role that may call it (client: classify, embed, suggest, info; agent: also conversations and feedback; admin: also /admin/* and /metrics): 401 `unauthorized` without a known key, 403 `forbidden` for a role too low. Request bodies must be `application/json` (415 otherwise)."
     ),
     paths(
         super::classify::classify,

@@ -8,7 +8,9 @@
 //! from `/v1/suggest` are not stored with the conversation), and a corrected intent must
 //! be a label of the turn's intent set (of the bundle that classified the turn, when
 //! several are served). A typo then fails loudly instead of polluting the figures.
+//! The conversation must be the caller's tenant's: another tenant's is unknown (404).
 
+use super::auth::Principal;
 use super::error::{ApiError, ApiJson};
 use super::AppState;
 use axum::extract::State;
@@ -19,6 +21,7 @@ use triage_core::classify::{check_conversation_id, Classifier};
 use triage_core::error::TriageError;
 use triage_core::policy::HandoffService;
 use triage_core::suggest::LiveKb;
+use triage_core::tenant::Tenant;
 
 /// Longest suggestion id or intent label accepted, in bytes.
 const MAX_ID: usize = 256;
@@ -32,6 +35,7 @@ const MAX_ID: usize = 256;
         (status = 503, description = "Model loading, or the conversation store unreachable", body = ErrorBody)))]
 pub async fn feedback(
     State(state): State<AppState>,
+    caller: Principal,
     ApiJson(req): ApiJson<FeedbackRequest>,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
     let bundles = state.bundles()?.clone();
@@ -42,6 +46,7 @@ pub async fn feedback(
     let run = move || {
         record(
             &handoff,
+            &caller.tenant,
             &bundles,
             &default_set,
             req,
@@ -89,14 +94,14 @@ fn check_shape(req: &FeedbackRequest) -> Result<(), TriageError> {
 
 fn record(
     handoff: &HandoffService,
+    tenant: &Tenant,
     bundles: &Bundles,
     default_set: &str,
     req: FeedbackRequest,
     now_ms: u64,
 ) -> Result<FeedbackResponse, TriageError> {
     let id = req.conversation_id;
-    let store = handoff.store();
-    let turns = store.turns(&id, now_ms)?;
+    let turns = handoff.turns(tenant, &id, now_ms)?;
     let Some(latest) = turns.last() else {
         return Err(TriageError::UnknownConversation(id));
     };
@@ -146,7 +151,7 @@ fn record(
         corrected_intent: req.corrected_intent,
         intent_set,
     };
-    if !store.add_feedback(&id, &feedback, now_ms)? {
+    if !handoff.add_feedback(tenant, &id, &feedback, now_ms)? {
         // Expired between the two calls.
         return Err(TriageError::UnknownConversation(id));
     }

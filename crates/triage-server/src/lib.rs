@@ -3,14 +3,18 @@
 //! background, all at the same time, so `/health` answers during start-up and `/ready`
 //! turns 200 as soon as every bundle is loaded and warmed up. Knowledge bases are indexed
 //! after that, in the background: `/ready` does not wait for them ([`LiveKb`]).
+//! Every route but the probes and the docs needs an API key with a role ([`auth`]),
+//! checked by one middleware (`guard`).
 
 mod admin;
+pub mod auth;
 mod classify;
 mod conversations;
 mod docs;
 mod embed;
 pub mod error;
 mod feedback;
+mod guard;
 mod health;
 mod info;
 mod listen;
@@ -49,7 +53,8 @@ pub enum StartupError {
 
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes();
-    Router::new()
+    let cors = state.auth().and_then(|a| a.cors());
+    let app = Router::new()
         .route("/v1/classify", post(classify::classify))
         .route("/v1/embed", post(embed::embed))
         .route("/v1/suggest", post(suggest::suggest))
@@ -67,11 +72,17 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(docs::openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
-        ))
-        .with_state(state)
+        ));
+    // Outermost, so that a browser's preflight is answered before any key is asked for.
+    let app = match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.with_state(state)
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -151,6 +162,10 @@ pub fn load_model(state: &AppState) -> Result<(), StartupError> {
         Some(h) => h.clone(),
         None => {
             let h = Arc::new(HandoffService::from_config(&state.config, true)?);
+            h.policy().set_audit(Arc::new(auth::audit::ReloadAuditor {
+                log: state.audit.clone(),
+                model: None,
+            }));
             state.set_handoff(h.clone());
             h
         }
@@ -242,24 +257,34 @@ fn start_kb(state: &AppState, classifier: &Arc<Classifier>) -> Option<Arc<LiveKb
     };
     // The disk cache is keyed by the bundle's fingerprint (weights and encoder
     // numerics): one file per bundle, reused across restarts.
-    Some(Arc::new(LiveKb::start(
+    let kb = LiveKb::start(
         &state.config.kb,
         &state.config.suggest.cache_dir(),
         state.config.suggest.search.clone(),
         embedder,
         labels,
-    )))
+    );
+    kb.set_audit(Arc::new(auth::audit::ReloadAuditor {
+        log: state.audit.clone(),
+        model: Some(classifier.manifest.name.clone()),
+    }));
+    Some(Arc::new(kb))
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
 /// finish (at most `shutdown_grace_secs`); then every encoder queue is dropped, so the
 /// inference threads stop after the batch they are running. Connections are bounded by
-/// `[limits]` (count, header and idle timeouts: [`listen`]).
+/// `[limits]` (count, header and idle timeouts: [`listen`]). Refuses to start (an error
+/// naming the fix) when the address is not loopback and there are no API keys, or the
+/// keys file, the audit log or the CORS origins are unusable ([`auth::Auth::start`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state
+        .start_auth(listener.local_addr()?)
+        .map_err(std::io::Error::other)?;
     let grace = std::time::Duration::from_secs(state.config.limits.shutdown_grace_secs);
     let limits = listen::ConnLimits::from_config(&state.config.limits);
     let app = router(state.clone());

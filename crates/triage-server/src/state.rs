@@ -1,6 +1,10 @@
 //! The application state every handler gets: the configuration, the served bundles
-//! (set once loaded), the handoff service, and the Prometheus handle.
+//! (set once loaded), the handoff service, the Prometheus handle, and authentication
+//! with its audit log.
 
+use crate::auth::audit::AuditLog;
+use crate::auth::{Auth, AuthError};
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use triage_core::bundles::{Bundles, Served};
 use triage_core::classify::Classifier;
@@ -22,6 +26,10 @@ pub struct AppState {
     /// What each bundle's knowledge base is indexed with; the classifier itself unless
     /// [`AppState::with_kb_embedder`] says otherwise.
     pub(crate) kb_embedder: Option<Arc<KbEmbedderFn>>,
+    /// API keys and roles, set by `serve` once it knows the address it listens on.
+    pub(crate) auth: Arc<OnceLock<Arc<Auth>>>,
+    /// The audit log (`auth.audit_log`), also told of policy and knowledge-base reloads.
+    pub(crate) audit: Arc<AuditLog>,
 }
 
 /// Makes the embedder of a bundle's knowledge base from its classifier.
@@ -29,7 +37,10 @@ pub type KbEmbedderFn = dyn Fn(&Arc<Classifier>) -> Arc<dyn Embedder> + Send + S
 
 impl AppState {
     pub fn new(config: Config) -> Self {
+        let audit = Arc::new(AuditLog::new(config.auth.audit_log.as_deref()));
         Self {
+            audit,
+            auth: Arc::new(OnceLock::new()),
             config: Arc::new(config),
             bundles: Arc::new(OnceLock::new()),
             handoff: Arc::new(OnceLock::new()),
@@ -48,6 +59,20 @@ impl AppState {
     ) -> Self {
         self.kb_embedder = Some(Arc::new(wrap));
         self
+    }
+
+    /// Starts authentication for a server listening on `addr` (see [`Auth::start`]);
+    /// once per state, later calls keep the first.
+    pub fn start_auth(&self, addr: SocketAddr) -> Result<(), AuthError> {
+        if self.auth.get().is_none() {
+            let auth = Auth::start(&self.config.auth, addr, self.audit.clone())?;
+            let _ = self.auth.set(Arc::new(auth));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn auth(&self) -> Option<&Arc<Auth>> {
+        self.auth.get()
     }
 
     /// Every served bundle, or 503 `not_ready` while they load.

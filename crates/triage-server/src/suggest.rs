@@ -9,6 +9,7 @@
 //! several bundles loaded, the joined text picks one (`model`, else its language) and is
 //! searched in that bundle's own knowledge-base index.
 
+use super::auth::Principal;
 use super::error::{ApiError, ApiJson};
 use super::AppState;
 use axum::extract::State;
@@ -20,6 +21,7 @@ use triage_core::api::{
 use triage_core::classify::{check_conversation_id, Classifier};
 use triage_core::error::TriageError;
 use triage_core::suggest::{Lookup, Want};
+use triage_core::tenant::Tenant;
 
 /// What is searched: the joined messages and what is known of the conversation.
 struct Source {
@@ -43,6 +45,7 @@ struct Source {
         (status = 503, description = "Model loading, or `kb_unavailable`: suggestions disabled, the knowledge base still being indexed (`kb.state = indexing` in `/ready`), or not loaded", body = ErrorBody)))]
 pub async fn suggest(
     State(state): State<AppState>,
+    caller: Principal,
     ApiJson(req): ApiJson<SuggestRequest>,
 ) -> Result<Json<SuggestResponse>, ApiError> {
     let started = Instant::now();
@@ -85,7 +88,7 @@ pub async fn suggest(
         }
         (None, None, Some(id)) => {
             check_conversation_id(id)?;
-            let turns = stored_turns(&state, id).await?;
+            let turns = stored_turns(&state, &caller.tenant, id).await?;
             from_turns(&req, id, &turns, cfg.conversation_turns)?
         }
         _ => {
@@ -197,22 +200,22 @@ fn check_texts(c: &Classifier, texts: &[String], max: usize) -> Result<(), Triag
         .try_for_each(|(i, t)| c.check_text(Some(t)).map_err(|e| e.at(i)))
 }
 
-async fn stored_turns(state: &AppState, id: &str) -> Result<Vec<StoredTurn>, TriageError> {
+/// The caller's tenant's conversation `id` (another tenant's is unknown).
+async fn stored_turns(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<Vec<StoredTurn>, TriageError> {
     let handoff = state.handoff()?.clone();
     let id = id.to_string();
-    let lookup = id.clone();
+    let (lookup, tenant) = (id.clone(), tenant.clone());
+    let now = triage_core::policy::now_ms();
     let turns = if handoff.blocking() {
-        tokio::task::spawn_blocking(move || {
-            handoff
-                .store()
-                .turns(&lookup, triage_core::policy::now_ms())
-        })
-        .await
-        .map_err(|e| TriageError::Internal(e.to_string()))?
+        tokio::task::spawn_blocking(move || handoff.turns(&tenant, &lookup, now))
+            .await
+            .map_err(|e| TriageError::Internal(e.to_string()))?
     } else {
-        handoff
-            .store()
-            .turns(&lookup, triage_core::policy::now_ms())
+        handoff.turns(&tenant, &lookup, now)
     }?;
     if turns.is_empty() {
         return Err(TriageError::UnknownConversation(id));

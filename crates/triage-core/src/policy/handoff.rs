@@ -10,14 +10,28 @@
 //! of text (cut with "…"), and a conversation at most `memory.max_conversation_bytes`
 //! (the oldest turns go first). Kept turns expire `memory.ttl_secs` (default 24 h) after
 //! a conversation's last message. Logs never contain message text.
+//!
+//! Everything is per tenant ([`TurnMeta::tenant`]): a conversation id names a
+//! conversation of the caller's tenant only, and a surge is counted among one tenant's
+//! customers.
+//!
+//! **Surge rule.** A message watched for surges counts its *customer* once per issue
+//! type within the window: `customer.id` when the request gives one, else the
+//! conversation id (one conversation is one customer), else the message alone (a
+//! message without either is a customer of its own). The count is the tenant's: each
+//! API key belongs to one tenant, so a client that invents ids can raise a surge (and
+//! `major` severity) only for its own tenant's conversations, never for another's; and
+//! one customer writing in several conversations counts once when its id is given.
 
 use super::context::ConversationContext;
+use super::feedback::Feedback;
 use super::reload::PolicyHandle;
 use super::rules::Policy;
 use super::store::{self, ConversationStore, StoreError};
 use super::turn::{ShownSuggestion, StoredTurn, TurnInput};
 use super::{Action, Decision, PolicyError, Reason, ReasonCode};
 use crate::config::{Config, MemoryConfig, StoreText, DEFAULT_POLICY};
+use crate::tenant::Tenant;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +49,8 @@ pub struct TurnMeta {
     pub bot_answer: Option<ShownSuggestion>,
     /// The bundle that classified the message.
     pub model: Option<String>,
+    /// Whose conversation it is (the caller's API key's tenant).
+    pub tenant: Tenant,
 }
 
 pub struct HandoffService {
@@ -102,10 +118,16 @@ impl HandoffService {
     /// Decides for one message and remembers it in its conversation.
     pub fn handle(&self, mut turn: TurnInput, meta: TurnMeta, now_ms: u64) -> Decision {
         let policy = self.policy.get();
-        let id = meta.conversation_id.as_deref();
+        let tenant = &meta.tenant;
+        // Ids are checked before they get here; one that could not be a key is treated
+        // as no conversation at all rather than as somebody else's.
+        let key = meta
+            .conversation_id
+            .as_deref()
+            .and_then(|id| store::scoped(tenant, id));
         let mut unavailable = false;
-        let history = match id {
-            Some(id) => self.store.turns(id, now_ms).unwrap_or_else(|e| {
+        let history = match key.as_deref() {
+            Some(key) => self.store.turns(key, now_ms).unwrap_or_else(|e| {
                 note_unavailable(&e);
                 unavailable = true;
                 Vec::new()
@@ -113,12 +135,9 @@ impl HandoffService {
             None => Vec::new(),
         };
         if let Some(issue) = policy.issue_type(&turn).filter(|i| policy.watches_surge(i)) {
-            // A message without a conversation id counts as a conversation of its own.
-            let member = id
-                .map(String::from)
-                .unwrap_or_else(|| format!("anon-{:016x}", rand::random::<u64>()));
+            let member = surge_member(&turn, meta.conversation_id.as_deref());
             let window = policy.config().surge.window_secs.saturating_mul(1000);
-            if !unavailable {
+            if let (false, Some(issue)) = (unavailable, store::scoped(tenant, &issue)) {
                 match self.store.count_recent(&issue, &member, now_ms, window) {
                     Ok(n) => turn.surge_count = Some(n),
                     Err(e) => {
@@ -130,9 +149,9 @@ impl HandoffService {
         }
         turn.memory_unavailable = unavailable;
         let mut decision = policy.decide(&turn, &history, now_ms);
-        if let (Some(id), false) = (id, unavailable) {
+        if let (Some(key), false) = (key.as_deref(), unavailable) {
             let stored = self.stored_turn(&policy, &turn, &meta, &decision, now_ms);
-            if let Err(e) = self.store.append(id, &stored, now_ms) {
+            if let Err(e) = self.store.append(key, &stored, now_ms) {
                 note_unavailable(&e);
                 decision.reasons.push(Reason {
                     code: ReasonCode::MemoryUnavailable,
@@ -173,21 +192,79 @@ impl HandoffService {
         }
     }
 
-    /// The handoff context package of a conversation, or `None` if it is unknown or
-    /// expired.
+    /// The handoff context package of a conversation of the default tenant, or `None`
+    /// if it is unknown or expired.
     pub fn context(
         &self,
         id: &str,
         now_ms: u64,
     ) -> Result<Option<ConversationContext>, StoreError> {
-        let turns = self.store.turns(id, now_ms)?;
+        self.context_of(&Tenant::default(), id, now_ms)
+    }
+
+    /// The handoff context package of `tenant`'s conversation `id`, or `None` if that
+    /// tenant has none (another tenant's conversation of the same id is not seen).
+    pub fn context_of(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<ConversationContext>, StoreError> {
+        let Some(key) = store::scoped(tenant, id) else {
+            return Ok(None);
+        };
+        let turns = self.store.turns(&key, now_ms)?;
         if turns.is_empty() {
             return Ok(None);
         }
-        let feedback = self.store.feedback(id, now_ms)?;
+        let feedback = self.store.feedback(&key, now_ms)?;
         Ok(Some(
             ConversationContext::from_turns(id, turns).with_feedback(feedback),
         ))
+    }
+
+    /// The turns of `tenant`'s conversation `id`, oldest first; empty when it has none.
+    pub fn turns(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Vec<StoredTurn>, StoreError> {
+        match store::scoped(tenant, id) {
+            Some(key) => self.store.turns(&key, now_ms),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Keeps feedback with `tenant`'s conversation `id`; `Ok(false)` when that tenant has
+    /// no such conversation (see [`ConversationStore::add_feedback`]).
+    pub fn add_feedback(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        feedback: &Feedback,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        match store::scoped(tenant, id) {
+            Some(key) => self.store.add_feedback(&key, feedback, now_ms),
+            None => Ok(false),
+        }
+    }
+}
+
+/// Who a surge-watched message counts as (see the surge rule above): its customer, else
+/// its conversation, else itself. The prefixes keep a customer id from ever equalling a
+/// conversation id.
+fn surge_member(turn: &TurnInput, conversation_id: Option<&str>) -> String {
+    let customer = turn
+        .customer
+        .as_ref()
+        .and_then(|c| c.id.as_deref())
+        .filter(|id| !id.trim().is_empty());
+    match (customer, conversation_id) {
+        (Some(c), _) => format!("customer:{c}"),
+        (None, Some(conv)) => format!("conversation:{conv}"),
+        (None, None) => format!("anon:{:016x}", rand::random::<u64>()),
     }
 }
 

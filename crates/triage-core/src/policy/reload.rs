@@ -14,6 +14,7 @@
 use super::config::PolicyConfig;
 use super::rules::Policy;
 use super::PolicyError;
+use crate::audit::{AuditSlot, ReloadAudit, ReloadEvent, ReloadOutcome, Reloadable, BY_WATCH};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -80,6 +81,8 @@ pub struct PolicyHandle {
     /// A changed stamp waiting to be seen again unchanged: a file is read only once it
     /// has stopped changing, never halfway through a write.
     pending: Mutex<Option<Stamp>>,
+    /// Told of every reload that changes the policy or is refused.
+    audit: AuditSlot,
 }
 
 impl PolicyHandle {
@@ -103,6 +106,7 @@ impl PolicyHandle {
             }),
             seen: Mutex::new(seen),
             pending: Mutex::new(None),
+            audit: AuditSlot::default(),
         })
     }
 
@@ -120,6 +124,7 @@ impl PolicyHandle {
             }),
             seen: Mutex::new(None),
             pending: Mutex::new(None),
+            audit: AuditSlot::default(),
         }
     }
 
@@ -160,46 +165,81 @@ impl PolicyHandle {
         self.file.as_deref()
     }
 
+    /// Sends every reload that puts a new policy in force, or refuses one, to `audit`.
+    pub fn set_audit(&self, audit: Arc<dyn ReloadAudit>) {
+        self.audit.set(audit);
+    }
+
     /// Reads the file again and puts it in force if it is valid and different. On error
     /// the old policy stays and the error is returned (and kept in the status).
     pub fn reload(&self) -> Result<Reloaded, PolicyError> {
+        self.reload_by("request")
+    }
+
+    /// [`Self::reload`], saying who asked (the audit log's `by`: an API key's name, or
+    /// [`BY_WATCH`]).
+    pub fn reload_by(&self, by: &str) -> Result<Reloaded, PolicyError> {
         let Some(file) = &self.file else {
             return Ok(Reloaded::Unchanged);
         };
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = stamp(file);
+        // The refused content's hash, when the file could be read, goes with the error.
         let result = std::fs::read(file)
-            .map_err(|e| PolicyError::Read {
-                file: file.clone(),
-                message: e.to_string(),
+            .map_err(|e| {
+                let e = PolicyError::Read {
+                    file: file.clone(),
+                    message: e.to_string(),
+                };
+                (e, None)
             })
             .and_then(|bytes| {
                 let hash = sha256(&bytes);
                 if hash == self.status().sha256 {
                     return Ok((None, hash));
                 }
-                Self::compile(file, &bytes).map(|p| (Some(p), hash))
+                match Self::compile(file, &bytes) {
+                    Ok(p) => Ok((Some(p), hash)),
+                    Err(e) => Err((e, Some(hash))),
+                }
             });
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-        match result {
+        let before = Some(status.sha256.clone()).filter(|h| !h.is_empty());
+        let event = |outcome, after: Option<String>, error: Option<String>| ReloadEvent {
+            what: Reloadable::Policy,
+            file: file.display().to_string(),
+            by: by.to_string(),
+            outcome,
+            sha256_before: before.clone(),
+            sha256_after: after,
+            error,
+        };
+        let (answer, event) = match result {
             Ok((None, _)) => {
                 status.last_error = None;
-                Ok(Reloaded::Unchanged)
+                (Ok(Reloaded::Unchanged), None)
             }
             Ok((Some(policy), hash)) => {
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
-                status.sha256 = hash;
+                status.sha256 = hash.clone();
                 status.generation += 1;
                 status.loaded_at_ms = now_ms();
                 status.last_error = None;
                 tracing::info!(file = %file.display(), generation = status.generation, "policy reloaded");
-                Ok(Reloaded::Reloaded)
+                let e = event(ReloadOutcome::Reloaded, Some(hash), None);
+                (Ok(Reloaded::Reloaded), Some(e))
             }
-            Err(e) => {
+            Err((e, refused)) => {
                 tracing::error!(error = %e, "policy file rejected; the previous policy stays in force");
                 status.last_error = Some(e.to_string());
-                Err(e)
+                let ev = event(ReloadOutcome::Rejected, refused, Some(e.to_string()));
+                (Err(e), Some(ev))
             }
+        };
+        drop(status);
+        if let Some(e) = event {
+            self.audit.record(e);
         }
+        answer
     }
 
     /// Reloads once the file's stamp has changed since last seen and then held still
@@ -216,7 +256,7 @@ impl PolicyHandle {
         if now.is_some() && *pending == now {
             *pending = None;
             drop(pending);
-            let _ = self.reload();
+            let _ = self.reload_by(BY_WATCH);
         } else {
             *pending = now;
         }

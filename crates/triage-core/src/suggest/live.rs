@@ -9,7 +9,8 @@
 //! when they change ([`KbHandle::reload_if_changed`]): one background thread for the
 //! first load and the watch, stopped when the [`LiveKb`] is dropped.
 
-use crate::kb::{Embedder, KbHandle, KbIssue, KbOptions};
+use crate::audit::{AuditSlot, ReloadAudit, ReloadEvent, ReloadOutcome, Reloadable, BY_WATCH};
+use crate::kb::{Embedder, KbHandle, KbIssue, KbOptions, ReloadOutcome as KbReloaded};
 use crate::watch::Watcher;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,9 @@ struct Shared {
     /// Held by a load of a base that is not serving yet, so that a retry asked for by
     /// `/admin/kb/reload` and the watcher's never embed the same articles twice at once.
     loading: Mutex<()>,
+    /// Told of every reload after the first load (a changed base, a refused one, or a
+    /// base that comes back after failing to load).
+    audit: AuditSlot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -175,8 +179,18 @@ impl LiveKb {
     /// did not load). Returns the status afterwards; during the first load, at once
     /// (that load reads the files as they are now anyway).
     pub fn refresh(&self) -> KbStatus {
-        self.shared.tick();
+        self.refresh_by("request")
+    }
+
+    /// [`Self::refresh`], saying who asked (the audit log's `by`).
+    pub fn refresh_by(&self, by: &str) -> KbStatus {
+        self.shared.tick(by);
         self.status()
+    }
+
+    /// Sends every reload after the first load to `audit`.
+    pub fn set_audit(&self, audit: Arc<dyn ReloadAudit>) {
+        self.shared.audit.set(audit);
     }
 
     pub fn status(&self) -> KbStatus {
@@ -235,6 +249,7 @@ impl Shared {
             indexed: Mutex::new(false),
             indexed_cv: Condvar::new(),
             loading: Mutex::new(()),
+            audit: AuditSlot::default(),
         })
     }
 
@@ -245,7 +260,7 @@ impl Shared {
     /// The first load; `Indexing` ends with it, whether the base loaded or not.
     fn first_load(&self) {
         let started = Instant::now();
-        self.try_load();
+        let _ = self.try_load();
         *self.indexed.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.indexed_cv.notify_all();
         let encoder = self.handle().map(|h| {
@@ -268,23 +283,55 @@ impl Shared {
             .clone()
     }
 
-    fn tick(&self) {
+    fn tick(&self, by: &str) {
+        let event = |outcome, before: Option<String>, after: Option<String>, error| ReloadEvent {
+            what: Reloadable::Kb,
+            file: self.source.display().to_string(),
+            by: by.to_string(),
+            outcome,
+            sha256_before: before,
+            sha256_after: after,
+            error,
+        };
+        let hash = |h: &KbHandle| Some(h.current().content_hash().to_string());
         match self.handle() {
             // Failures are logged and kept in the handle's last_error.
             Some(h) => {
-                let _ = h.reload_if_changed();
+                let before = hash(&h);
+                match h.reload_if_changed() {
+                    Ok(KbReloaded::Unchanged) => {}
+                    Ok(KbReloaded::Reloaded { .. }) => {
+                        let after = hash(&h);
+                        self.audit
+                            .record(event(ReloadOutcome::Reloaded, before, after, None));
+                    }
+                    // The refused files are not hashed (the load failed part-way).
+                    Err(e) => {
+                        let e = Some(e.to_string());
+                        self.audit
+                            .record(event(ReloadOutcome::Rejected, before, None, e));
+                    }
+                }
             }
             // The first load is under way on the worker.
             None if !self.is_indexed() => {}
-            None => self.try_load(),
+            // A base that did not load at start and does now is a change of what serves;
+            // one that still fails was reported when it first failed.
+            None => {
+                if let Some(h) = self.try_load().then(|| self.handle()).flatten() {
+                    self.audit
+                        .record(event(ReloadOutcome::Reloaded, None, hash(&h), None));
+                }
+            }
         }
     }
 
-    fn try_load(&self) {
+    /// Loads the base if nothing serves yet; whether this call put one in place.
+    fn try_load(&self) -> bool {
         let _loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
         if self.handle().is_some() {
             // Another caller loaded it while this one waited.
-            return;
+            return false;
         }
         let loaded = KbHandle::load(
             &self.source,
@@ -308,6 +355,7 @@ impl Shared {
                 );
                 *self.handle.write().unwrap_or_else(PoisonError::into_inner) = Some(handle);
                 *error = None;
+                true
             }
             Err(e) => {
                 let message = e.to_string();
@@ -318,6 +366,7 @@ impl Shared {
                     );
                 }
                 *error = Some(message);
+                false
             }
         }
     }
@@ -336,7 +385,7 @@ fn spawn_worker(shared: Arc<Shared>, interval: Duration, load_first: bool) -> Op
             }
         },
         move || {
-            shared.tick();
+            shared.tick(BY_WATCH);
             true
         },
     );

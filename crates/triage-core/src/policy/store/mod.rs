@@ -4,6 +4,11 @@
 //!
 //! The trait is synchronous. The Redis store does network I/O and says so through
 //! [`ConversationStore::blocking`]; the server then calls it on tokio's blocking pool.
+//!
+//! Every key is a tenant's ([`scoped`]): a conversation id, or a surge issue, means
+//! something only within the tenant that sent it. Another tenant that sends the same id
+//! reads and writes a conversation of its own, and a tenant's surge counts only its own
+//! customers. The `default` tenant's keys are the bare ids, as they were before tenants.
 
 mod memory;
 mod redis;
@@ -14,6 +19,36 @@ pub use self::redis::RedisStore;
 use super::feedback::Feedback;
 use super::turn::StoredTurn;
 use crate::config::MemoryConfig;
+use crate::tenant::Tenant;
+use std::borrow::Cow;
+
+/// Separates the tenant from the id in a store key. A control character: conversation
+/// ids may not contain one (`classify::check_conversation_id`) and tenant names are
+/// identifiers, so no id of one tenant, the default included, can spell another
+/// tenant's key.
+pub const TENANT_SEP: char = '\u{1f}';
+
+/// The store key of `id` (a conversation id or a surge issue) within `tenant`: `id`
+/// itself for the default tenant, `{tenant}\u{1f}{id}` otherwise. `None` when `id`
+/// contains the separator: such an id names nothing, in any tenant.
+pub fn scoped<'a>(tenant: &Tenant, id: &'a str) -> Option<Cow<'a, str>> {
+    if id.contains(TENANT_SEP) {
+        return None;
+    }
+    Some(if tenant.is_default() {
+        Cow::Borrowed(id)
+    } else {
+        Cow::Owned(format!("{}{TENANT_SEP}{id}", tenant.name()))
+    })
+}
+
+/// The tenant part (absent for the default tenant) and the id of a [`scoped`] key.
+pub fn split(key: &str) -> (Option<&str>, &str) {
+    match key.split_once(TENANT_SEP) {
+        Some((tenant, id)) => (Some(tenant), id),
+        None => (None, key),
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

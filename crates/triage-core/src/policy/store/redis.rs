@@ -8,8 +8,12 @@
 //! * `{prefix}:feedback:{id}`: a list of JSON feedback events of that conversation,
 //!   trimmed to [`MAX_FEEDBACK`], expiring with the conversation (feedback does not extend
 //!   it; every append moves both expiries);
-//! * `{prefix}:surge:{issue}`: a sorted set of conversation ids scored by time, trimmed to
-//!   the surge window on every update.
+//! * `{prefix}:surge:{issue}`: a sorted set of customers (or conversation ids) scored by
+//!   time, trimmed to the surge window on every update.
+//!
+//! Those are the `default` tenant's keys (the layout before tenants existed). Another
+//! tenant's keys put `t:{tenant}:` after the prefix: `{prefix}:t:{tenant}:conv:{id}`,
+//! and so on, so that one tenant's data can be listed or deleted with one pattern.
 //!
 //! Redis going away must not fail requests. Every call has a short connect, read and
 //! write timeout; after a failure the store answers `Unavailable` at once for
@@ -88,16 +92,24 @@ impl RedisStore {
         })
     }
 
+    /// The Redis key of a [`super::scoped`] key of one `kind`.
+    fn key(&self, kind: &str, scoped: &str) -> String {
+        match super::split(scoped) {
+            (None, id) => format!("{}:{kind}:{id}", self.prefix),
+            (Some(tenant), id) => format!("{}:t:{tenant}:{kind}:{id}", self.prefix),
+        }
+    }
+
     fn conv_key(&self, id: &str) -> String {
-        format!("{}:conv:{id}", self.prefix)
+        self.key("conv", id)
     }
 
     fn feedback_key(&self, id: &str) -> String {
-        format!("{}:feedback:{id}", self.prefix)
+        self.key("feedback", id)
     }
 
     fn surge_key(&self, key: &str) -> String {
-        format!("{}:surge:{key}", self.prefix)
+        self.key("surge", key)
     }
 
     fn connect(&self) -> RedisResult<Connection> {
