@@ -389,6 +389,7 @@ fn a_short_request_is_not_held_behind_a_long_batch_and_a_request_larger_than_the
     // calls' worth of the long batch's own average.
     let calls = 128 / (512 / 128);
     let per_call = long_took / calls;
+    eprintln!("short {short:?}; long {long_took:?} for {calls} calls");
     assert!(
         short < per_call * 8,
         "short request took {short:?}; the long batch took {long_took:?} for {calls} calls"

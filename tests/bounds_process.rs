@@ -137,6 +137,7 @@ queue_tokens = 10000000
         let _ = child.kill();
         panic!("still running 30 s after SIGTERM: {log}")
     });
+    eprintln!("exited {took:?} after SIGTERM");
     assert!(
         took < Duration::from_secs(5),
         "exit {took:?} after SIGTERM with a 3 s grace: {log}"
