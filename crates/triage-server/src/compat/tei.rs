@@ -13,7 +13,8 @@
 //!   default intent set's head. `raw_scores` gives the head's logits (no temperature).
 //! * `/rerank` scores each text by the cosine similarity of its sentence embedding to the
 //!   query's (a bi-encoder, not TEI's cross-encoder): scores lie in [-1, 1], and
-//!   `raw_scores` changes nothing.
+//!   `raw_scores` changes nothing. Without `texts` it ranks the bundle's knowledge-base
+//!   articles the same way (with their `id` and `title`).
 //! * Sentence pairs, token-id inputs, `normalize: false`, `prompt_name` and other
 //!   `dimensions` are refused with a validation error instead of being answered with
 //!   something else; left truncation is refused when a text is long enough to be cut.
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use triage_core::classify::Classifier;
 use triage_core::error::TriageError;
+use triage_core::kb::Query;
 use triage_core::model::TokenSpan;
 
 /// TEI's error body.
@@ -383,6 +385,11 @@ struct Rank {
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<String>,
     score: f32,
+    /// Knowledge-base ranking only: the article's id and title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
 }
 
 /// `POST /rerank`: the texts ordered by the cosine similarity of their embedding to the
@@ -394,10 +401,9 @@ pub(crate) async fn rerank(State(state): State<AppState>, req: Request) -> Respo
 async fn run_rerank(state: AppState, req: Request) -> Result<Vec<Rank>, Failure> {
     let query: TeiQuery = read_query(&req)?;
     let body: RerankRequest = read_json(req, &state).await?;
+    let truncate = truncation(body.truncate, body.truncation_direction.as_deref())?;
     let Some(texts) = body.texts else {
-        return Err(Failure::invalid(
-            "missing `texts`: the texts to rank against `query`",
-        ));
+        return rerank_kb(&state, body.query, query.model, truncate, body.return_text).await;
     };
     if texts.is_empty() {
         return Err(Failure::Empty {
@@ -406,7 +412,6 @@ async fn run_rerank(state: AppState, req: Request) -> Result<Vec<Rank>, Failure>
         });
     }
     check_batch(&state, texts.len())?;
-    let truncate = truncation(body.truncate, body.truncation_direction.as_deref())?;
     let mut all = Vec::with_capacity(texts.len() + 1);
     all.push(body.query);
     all.extend(texts.iter().cloned());
@@ -420,6 +425,8 @@ async fn run_rerank(state: AppState, req: Request) -> Result<Vec<Rank>, Failure>
             index: row - 1,
             text: None,
             score: q.dot(&v.row(row)),
+            id: None,
+            title: None,
         })
         .collect();
     if ranks.iter().any(|r| !r.score.is_finite()) {
@@ -432,6 +439,83 @@ async fn run_rerank(state: AppState, req: Request) -> Result<Vec<Rank>, Failure>
         }
     }
     Ok(ranks)
+}
+
+/// `/rerank` without `texts`: the knowledge-base articles of the query's bundle, ranked by
+/// the encoder alone (each article's best embedding row's cosine with the query's,
+/// floored at 0: the dense part of `/v1/suggest`'s score), in the query's language when
+/// the base has articles in it, at most `suggest.max_k`.
+/// `index` is the article's position in the base, `id` and `title` name it, `text` is
+/// its answer.
+async fn rerank_kb(
+    state: &AppState,
+    query: String,
+    model: Option<String>,
+    truncate: Truncate,
+    return_text: bool,
+) -> Result<Vec<Rank>, Failure> {
+    let bundles = state.bundles()?.clone();
+    // Before the encoder runs: a base still being indexed answers 503 anyway.
+    let kb_of = move |c: &Classifier| -> Result<(), Failure> {
+        let served = bundles.named(&c.manifest.name)?;
+        match &served.kb {
+            Some(kb) => kb.serving().map(|_| ()).map_err(Failure::from),
+            None => Err(TriageError::KbUnavailable(format!(
+                "model {:?} has no knowledge base: send `texts` to rank",
+                c.manifest.name
+            ))
+            .into()),
+        }
+    };
+    let embedded = embed_texts(state, vec![query.clone()], model, truncate, kb_of).await?;
+    let c = embedded.classifier.clone();
+    let served = state.bundles()?.named(&c.manifest.name)?;
+    let handle = served
+        .kb
+        .as_ref()
+        .ok_or_else(|| TriageError::KbUnavailable("no knowledge base".into()))?
+        .serving()?;
+    let k = state.config.suggest.max_k;
+    let vectors = embedded.vectors;
+    tokio::task::spawn_blocking(move || {
+        let text = c.embed_text(&query);
+        // Articles in the query's language, when the base has any (as /v1/suggest).
+        let lang = c.detect_lang(&query, None);
+        let base = handle.current();
+        let q = Query {
+            embedding: Some(vectors.row(0)),
+            lang: Some(&lang),
+            k: base.len(),
+            ..Query::new(&text)
+        };
+        let mut found = base
+            .search(&q)
+            .map_err(|e| TriageError::Internal(e.to_string()))?;
+        found.sort_by(|a, b| {
+            b.scores
+                .dense
+                .total_cmp(&a.scores.dense)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        found.truncate(k);
+        let ranks: Vec<Rank> = found
+            .into_iter()
+            .map(|s| Rank {
+                index: base
+                    .articles()
+                    .iter()
+                    .position(|a| a.id == s.id)
+                    .unwrap_or(0),
+                text: return_text.then(|| s.answer.clone()),
+                score: s.scores.dense,
+                id: Some(s.id),
+                title: Some(s.title),
+            })
+            .collect();
+        Ok(ranks)
+    })
+    .await
+    .map_err(|e| TriageError::Internal(e.to_string()))?
 }
 
 #[derive(Debug, Deserialize)]
