@@ -693,17 +693,45 @@ impl Classifier {
 
     /// Tokenizes texts for `/v1/embed` (normalised as chat, prefix applied).
     pub fn encode_texts(&self, texts: &[String]) -> Result<Vec<Encoded>, TriageError> {
+        Ok(self
+            .encode_texts_checked(texts)?
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect())
+    }
+
+    /// [`Self::encode_texts`], also saying of each text whether it was cut at the
+    /// bundle's `max_seq_len` (for APIs whose clients ask for an error instead).
+    pub fn encode_texts_checked(
+        &self,
+        texts: &[String],
+    ) -> Result<Vec<(Encoded, bool)>, TriageError> {
         texts
             .iter()
             .enumerate()
             .map(|(i, t)| {
                 self.check_text(Some(t)).map_err(|e| e.at(i))?;
-                let n = text::normalize(t, Channel::Chat, &self.normalize);
                 self.tokenizer
-                    .encode(if n.trim().is_empty() { t } else { &n })
+                    .encode_checked(&self.embed_text(t))
                     .map_err(|e| TriageError::Internal(e.to_string()))
             })
             .collect()
+    }
+
+    /// A text as the encoder reads it for `/v1/embed`: normalised as chat, or as given
+    /// when normalisation leaves nothing (the bundle's prefix is added by the tokenizer).
+    pub fn embed_text(&self, t: &str) -> String {
+        let n = text::normalize(t, Channel::Chat, &self.normalize);
+        if n.trim().is_empty() {
+            t.to_string()
+        } else {
+            n
+        }
+    }
+
+    /// The bundle's tokenizer (token listings for `/tokenize`).
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Config {
     pub engine: EngineConfig,
     /// API keys, the audit log and CORS.
     pub auth: AuthConfig,
+    /// The routes that speak other servers' APIs (TEI, OpenAI, Rasa, Dialogflow CX).
+    pub compat: CompatConfig,
 }
 
 /// Who may call what (`[auth]`). Without `keys_file` a server on a loopback address is
@@ -241,6 +243,7 @@ impl Default for Config {
             limits: Limits::default(),
             engine: EngineConfig::default(),
             auth: AuthConfig::default(),
+            compat: CompatConfig::default(),
         }
     }
 }
@@ -261,6 +264,27 @@ impl Default for Limits {
             max_connections: 512,
         }
     }
+}
+
+/// Settings of the compatibility routes (README "Compatibility"). Every one may be left
+/// out: the routes then follow the server's own defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompatConfig {
+    /// Head that TEI's `POST /predict` scores when the query names none (`?head=`): a
+    /// head name (`emotion`, `intent.banking`) or an intent set (`banking`) [default: the
+    /// head of `intent_set`].
+    pub tei_head: Option<String>,
+    /// Intent set `POST /model/parse` (Rasa) answers with when the query names none
+    /// [default: `intent_set`].
+    pub rasa_intent_set: Option<String>,
+    /// Bundle `POST /model/parse` answers with when the query names none [default: by
+    /// language, as `/v1/classify`].
+    pub rasa_model: Option<String>,
+    /// The name an out-of-scope prediction takes on `POST /model/parse`: Rasa's
+    /// `FallbackClassifier` convention is `nlu_fallback`, which stories and rules already
+    /// handle [default: the head's own out-of-scope label, e.g. `oos`].
+    pub rasa_fallback: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -354,6 +378,9 @@ mod tests {
                 "models/triage-multi-small".to_string()
             ]
         );
+        // Rasa's stories and rules know the out-of-scope class as `nlu_fallback`.
+        assert_eq!(c.compat.rasa_fallback.as_deref(), Some("nlu_fallback"));
+        assert_eq!(c.compat.tei_head, None);
     }
 
     #[test]

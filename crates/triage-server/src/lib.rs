@@ -9,6 +9,7 @@
 mod admin;
 pub mod auth;
 mod classify;
+mod compat;
 mod conversations;
 mod docs;
 mod embed;
@@ -66,6 +67,20 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/kb/reload", post(admin::kb_reload))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        // Kubernetes' names for the same probes.
+        .route("/livez", get(health::health))
+        .route("/readyz", get(health::ready))
+        // Other servers' APIs (compat/): TEI, OpenAI embeddings, Rasa, Dialogflow CX.
+        .route("/predict", post(compat::tei::predict))
+        .route("/embed", post(compat::tei::embed))
+        .route("/rerank", post(compat::tei::rerank))
+        .route("/tokenize", post(compat::tei::tokenize))
+        .route("/v1/embeddings", post(compat::openai::embeddings))
+        .route("/model/parse", post(compat::rasa::parse))
+        .route(
+            "/integrations/dialogflow-cx",
+            post(compat::dialogflow::webhook),
+        )
         .route("/info", get(info::info))
         .route("/metrics", get(metrics::render))
         .route("/docs", get(docs::page))

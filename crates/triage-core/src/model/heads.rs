@@ -41,10 +41,17 @@ impl Head {
         &self.bias
     }
 
-    /// Probabilities for a batch of embeddings `[n, hidden]` → `[n, labels]`.
-    pub fn scores(&self, embeddings: ArrayView2<f32>) -> Array2<f32> {
+    /// The head's raw outputs for a batch of embeddings `[n, hidden]` → `[n, labels]`:
+    /// before temperature and softmax/sigmoid (TEI's `raw_scores`).
+    pub fn logits(&self, embeddings: ArrayView2<f32>) -> Array2<f32> {
         let mut logits = embeddings.dot(&self.weight.t());
         logits += &self.bias;
+        logits
+    }
+
+    /// Probabilities for a batch of embeddings `[n, hidden]` → `[n, labels]`.
+    pub fn scores(&self, embeddings: ArrayView2<f32>) -> Array2<f32> {
+        let mut logits = self.logits(embeddings);
         let t = self.spec.temperature;
         match self.spec.kind {
             HeadKind::Softmax => {

@@ -16,4 +16,4 @@ pub use backend::{Backend, BackendError};
 pub use bundle::{Bundle, BundleError};
 pub use heads::{EmotionResult, Head, IntentResult, LabelScore, Sentiment};
 pub use manifest::{HeadKind, HeadSpec, Manifest};
-pub use tokenize::{Encoded, TextTokenizer};
+pub use tokenize::{Encoded, TextTokenizer, TokenSpan};

@@ -2,7 +2,9 @@
 //! length and *no* padding — the engine pads each batch only to its longest item. The base
 //! models ship a fixed padding of 128, which would make a 15-token message cost 128.
 
+use serde::Serialize;
 use std::path::Path;
+use std::sync::OnceLock;
 use tokenizers::{Tokenizer, TruncationParams};
 
 /// One tokenized text, ready for the batcher.
@@ -25,8 +27,22 @@ impl Encoded {
 #[error("{0}")]
 pub struct TokenizeError(String);
 
+/// One token as `/tokenize` shows it (TEI's shape): its id, the text it covers, whether
+/// the tokenizer added it (`[CLS]`, `[SEP]`: no offsets then), and its byte offsets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenSpan {
+    pub id: u32,
+    pub text: String,
+    pub special: bool,
+    pub start: Option<usize>,
+    pub stop: Option<usize>,
+}
+
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// The same tokenizer without truncation, made on first use: only token listings
+    /// (`/tokenize`) need every token of a long text.
+    untruncated: OnceLock<Tokenizer>,
     prefix: String,
     max_len: usize,
 }
@@ -43,6 +59,7 @@ impl TextTokenizer {
             .map_err(|e| TokenizeError(e.to_string()))?;
         Ok(Self {
             inner,
+            untruncated: OnceLock::new(),
             prefix: prefix.to_string(),
             max_len,
         })
@@ -75,14 +92,72 @@ impl TextTokenizer {
     }
 
     pub fn encode(&self, text: &str) -> Result<Encoded, TokenizeError> {
+        self.encode_checked(text).map(|(e, _)| e)
+    }
+
+    /// [`Self::encode`], also saying whether the text was cut at `max_len` tokens (APIs
+    /// whose clients ask for an error rather than silent truncation need to know).
+    pub fn encode_checked(&self, text: &str) -> Result<(Encoded, bool), TokenizeError> {
         let input = format!("{}{}", self.prefix, text);
         let enc = self
             .inner
             .encode(input.as_str(), true)
             .map_err(|e| TokenizeError(e.to_string()))?;
-        Ok(Encoded {
-            ids: enc.get_ids().to_vec(),
-            type_ids: enc.get_type_ids().to_vec(),
-        })
+        let truncated = !enc.get_overflowing().is_empty();
+        Ok((
+            Encoded {
+                ids: enc.get_ids().to_vec(),
+                type_ids: enc.get_type_ids().to_vec(),
+            },
+            truncated,
+        ))
+    }
+
+    /// Every token of `prefix + text`, not truncated, with byte offsets into that string
+    /// (which is also what each token's `text` is cut from).
+    pub fn tokens(&self, text: &str, add_special: bool) -> Result<Vec<TokenSpan>, TokenizeError> {
+        let full = match self.untruncated.get() {
+            Some(t) => t,
+            None => {
+                let mut t = self.inner.clone();
+                t.with_truncation(None)
+                    .map_err(|e| TokenizeError(e.to_string()))?;
+                self.untruncated.get_or_init(|| t)
+            }
+        };
+        let input = format!("{}{}", self.prefix, text);
+        let enc = full
+            .encode(input.as_str(), add_special)
+            .map_err(|e| TokenizeError(e.to_string()))?;
+        Ok(enc
+            .get_ids()
+            .iter()
+            .zip(enc.get_offsets())
+            .zip(enc.get_special_tokens_mask())
+            .zip(enc.get_tokens())
+            .map(|(((&id, &(start, stop)), &special), token)| {
+                if special == 1 {
+                    TokenSpan {
+                        id,
+                        text: token.clone(),
+                        special: true,
+                        start: None,
+                        stop: None,
+                    }
+                } else {
+                    TokenSpan {
+                        id,
+                        // Offsets are byte offsets on char boundaries; a tokenizer that
+                        // split a character would get the token's own spelling instead.
+                        text: input
+                            .get(start..stop)
+                            .map_or_else(|| token.clone(), str::to_string),
+                        special: false,
+                        start: Some(start),
+                        stop: Some(stop),
+                    }
+                }
+            })
+            .collect())
     }
 }

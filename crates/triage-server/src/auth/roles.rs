@@ -3,8 +3,8 @@
 //!
 //! | role | may call |
 //! |---|---|
-//! | (none) | `/health`, `/ready`, `/docs`, `/openapi.json` |
-//! | `client` | `/v1/classify`, `/v1/embed`, `/v1/suggest`, `/info` |
+//! | (none) | `/health`, `/ready`, `/livez`, `/readyz`, `/docs`, `/openapi.json` |
+//! | `client` | `/v1/classify`, `/v1/embed`, `/v1/suggest`, `/info`, and the compatibility routes (`/predict`, `/embed`, `/rerank`, `/tokenize`, `/v1/embeddings`, `/model/parse`, `/integrations/dialogflow-cx`) |
 //! | `agent` | client's, plus `/v1/conversations/{id}`, `/v1/feedback` (and the console) |
 //! | `admin` | agent's, plus `/admin/*` and `/metrics` (unless `auth.public_metrics`) |
 //!
@@ -66,9 +66,17 @@ pub enum Access {
 /// needs. `public_metrics` opens `/metrics`.
 pub fn required(route: &str, public_metrics: bool) -> Access {
     match route {
-        "/health" | "/ready" | "/docs" | "/openapi.json" => Access::Open,
+        "/health" | "/ready" | "/livez" | "/readyz" | "/docs" | "/openapi.json" => Access::Open,
         "/metrics" if public_metrics => Access::Open,
         "/v1/classify" | "/v1/embed" | "/v1/suggest" | "/info" => Access::Needs(Role::Client),
+        // Other servers' APIs (compat/): what a bot platform or an embedding client calls.
+        "/predict"
+        | "/embed"
+        | "/rerank"
+        | "/tokenize"
+        | "/v1/embeddings"
+        | "/model/parse"
+        | "/integrations/dialogflow-cx" => Access::Needs(Role::Client),
         "/v1/conversations/{id}" | "/v1/feedback" | "/console" => Access::Needs(Role::Agent),
         _ => Access::Needs(Role::Admin),
     }
@@ -91,6 +99,9 @@ mod tests {
         assert_eq!(required("/metrics", false), Access::Needs(Role::Admin));
         assert_eq!(required("/metrics", true), Access::Open);
         assert_eq!(required("/v2/new-thing", false), Access::Needs(Role::Admin));
+        assert_eq!(required("/readyz", false), Access::Open);
+        assert_eq!(required("/predict", false), Access::Needs(Role::Client));
+        assert_eq!(required("/model/parse", false), Access::Needs(Role::Client));
         assert_eq!("agent".parse::<Role>(), Ok(Role::Agent));
         assert!("root".parse::<Role>().is_err());
     }
