@@ -112,7 +112,10 @@ queue_tokens = 10000000
             let body = json!({"inputs": vec![text.clone(); 128]}).to_string();
             std::thread::spawn(move || {
                 // Refused or cut off at shutdown: any outcome but hanging.
-                let _ = common::agent().post(&url).send_string(&body);
+                let _ = common::agent()
+                    .post(&url)
+                    .set("content-type", "application/json")
+                    .send_string(&body);
             })
         })
         .collect();
