@@ -3,6 +3,7 @@
 
 mod classify;
 mod eval;
+mod logging;
 pub mod progress;
 mod serve;
 mod train;
@@ -58,6 +59,10 @@ pub struct Common {
     /// the best this CPU runs]
     #[arg(long, env = "TRIAGE_ISA", global = true)]
     isa: Option<triage_core::model::fast::Isa>,
+    /// OpenTelemetry collector for traces over OTLP/HTTP, e.g. http://localhost:4318
+    /// [default: no traces]
+    #[arg(long, env = "TRIAGE_OTLP_ENDPOINT", global = true)]
+    otlp_endpoint: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +116,9 @@ impl Common {
         if let Some(v) = self.isa {
             c.isa = Some(v);
         }
+        if let Some(v) = self.otlp_endpoint {
+            c.otlp_endpoint = Some(v);
+        }
         // A forced tier this CPU cannot run stops here, before any model loads.
         triage_core::model::fast::Isa::resolve(c.isa)?;
         Ok(c)
@@ -120,6 +128,8 @@ impl Common {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.common.resolve()?;
+    // Kept to the end: dropping it sends the traces still buffered.
+    let _telemetry = logging::init(config.otlp_endpoint.as_deref())?;
     if let Some(n) = config.threads {
         // candle's CPU kernels size their pool from this, read on first use.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());

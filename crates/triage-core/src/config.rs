@@ -51,6 +51,9 @@ pub struct Config {
     pub engine: EngineConfig,
     /// The routes that speak other servers' APIs (TEI, OpenAI, Rasa, Dialogflow CX).
     pub compat: CompatConfig,
+    /// OpenTelemetry collector to send traces to over OTLP/HTTP (`http://host:4318`;
+    /// spans go to its `/v1/traces`). Absent: no traces.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Conversation memory (the handoff context package and the history rules).
@@ -181,6 +184,7 @@ impl Default for Config {
             limits: Limits::default(),
             engine: EngineConfig::default(),
             compat: CompatConfig::default(),
+            otlp_endpoint: None,
         }
     }
 }

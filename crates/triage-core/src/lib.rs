@@ -28,4 +28,5 @@ pub mod policy;
 pub mod progress;
 pub mod suggest;
 pub mod text;
+pub mod trace;
 pub mod watch;

@@ -18,6 +18,7 @@ mod metrics;
 mod recorder;
 mod state;
 mod suggest;
+pub mod telemetry;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -82,6 +83,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::trace_request,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))

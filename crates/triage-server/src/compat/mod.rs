@@ -215,7 +215,9 @@ pub(crate) async fn classify_one(
 ) -> Result<ClassifyResponse, Failure> {
     let started = Instant::now();
     let bundles = state.bundles()?.clone();
+    let span = tracing::Span::current();
     let (served, prepared) = tokio::task::spawn_blocking(move || {
+        let _request = span.entered();
         let (served, lang) = bundles.route(
             req.model.as_deref(),
             req.lang.as_deref(),
