@@ -97,12 +97,8 @@ impl Failure {
                 message.clone()
             }
             Failure::TooLong { index, max } => match index {
-                Some(i) => format!(
-                    "input {i} is longer than the model's {max} tokens; send `truncate: true` to cut it"
-                ),
-                None => format!(
-                    "input is longer than the model's {max} tokens; send `truncate: true` to cut it"
-                ),
+                Some(i) => format!("input {i} is longer than the {max} tokens the model reads"),
+                None => format!("the input is longer than the {max} tokens the model reads"),
             },
         }
     }
