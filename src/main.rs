@@ -7,7 +7,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::logging::init();
+    // Logging starts once the configuration is read (cli::run): it says whether traces
+    // go to an OTLP collector too.
     triage_core::progress::install(cli::progress::progress_bar);
     match cli::run(cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,

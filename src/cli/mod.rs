@@ -4,7 +4,7 @@
 mod classify;
 mod eval;
 mod keys;
-pub mod logging;
+mod logging;
 pub mod progress;
 mod serve;
 mod train;
@@ -67,6 +67,10 @@ pub struct Common {
     /// (auth.allow_insecure)
     #[arg(long, env = "TRIAGE_INSECURE", global = true)]
     insecure: bool,
+    /// OpenTelemetry collector for traces over OTLP/HTTP, e.g. http://localhost:4318
+    /// [default: no traces]
+    #[arg(long, env = "TRIAGE_OTLP_ENDPOINT", global = true)]
+    otlp_endpoint: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -128,6 +132,9 @@ impl Common {
         if self.insecure {
             c.auth.allow_insecure = true;
         }
+        if let Some(v) = self.otlp_endpoint {
+            c.otlp_endpoint = Some(v);
+        }
         // A forced tier this CPU cannot run stops here, before any model loads.
         triage_core::model::fast::Isa::resolve(c.isa)?;
         Ok(c)
@@ -137,6 +144,8 @@ impl Common {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.common.resolve()?;
+    // Kept to the end: dropping it sends the traces still buffered.
+    let _telemetry = logging::init(config.otlp_endpoint.as_deref())?;
     if let Some(n) = config.threads {
         // candle's CPU kernels size their pool from this, read on first use.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());

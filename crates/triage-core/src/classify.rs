@@ -16,6 +16,7 @@ use crate::policy::{Action, HandoffService, ShownSuggestion, TurnInput, TurnMeta
 use crate::suggest::{LiveKb, Lookup, Want};
 use crate::tenant::Tenant;
 use crate::text::{self, Channel, NormalizeOptions};
+use crate::trace;
 use ndarray::{Array2, Axis};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -250,14 +251,16 @@ impl Classifier {
                 self.config.limits.max_top_k
             )));
         }
-        let normalized = self.normalize_text(raw, channel);
-        let lang = req
-            .lang
-            .clone()
-            .unwrap_or_else(|| text::detect_lang(&normalized).to_string());
-        let encoded = self
-            .tokenizer
-            .encode(&normalized)
+        let (normalized, lang) = trace::step(|| tracing::info_span!("normalise")).in_scope(|| {
+            let normalized = self.normalize_text(raw, channel);
+            let lang = req
+                .lang
+                .clone()
+                .unwrap_or_else(|| text::detect_lang(&normalized).to_string());
+            (normalized, lang)
+        });
+        let encoded = trace::step(|| tracing::info_span!("tokenize"))
+            .in_scope(|| self.tokenizer.encode(&normalized))
             .map_err(|e| TriageError::Internal(e.to_string()))?;
         Ok(Prepared {
             channel,
@@ -353,6 +356,7 @@ impl Classifier {
         prepared: Vec<Prepared>,
         emb: &Array2<f32>,
     ) -> (Vec<ClassifyResponse>, Vec<Pending>) {
+        let _heads = trace::step(|| tracing::info_span!("heads", texts = prepared.len())).entered();
         let model = self.model_info();
         let emotion = self
             .emotion_head
@@ -418,6 +422,10 @@ impl Classifier {
         responses: &mut [ClassifyResponse],
         pending: &mut [Pending],
     ) {
+        let _suggest = match pending.iter().any(|p| p.suggest) {
+            true => trace::step(|| tracing::info_span!("suggest")).entered(),
+            false => tracing::Span::none().entered(),
+        };
         for (row, (r, p)) in responses.iter_mut().zip(pending.iter_mut()).enumerate() {
             if !p.suggest {
                 continue;
@@ -473,6 +481,10 @@ impl Classifier {
         pending: Vec<Pending>,
         started: Instant,
     ) {
+        let _policy = match handoff {
+            Some(_) => trace::step(|| tracing::info_span!("policy")).entered(),
+            None => tracing::Span::none().entered(),
+        };
         let now = crate::policy::now_ms();
         for (r, p) in responses.iter_mut().zip(pending) {
             if let Some(svc) = handoff {
@@ -541,7 +553,9 @@ impl Classifier {
             h if searches || h.as_ref().is_some_and(|s| s.blocking()) => {
                 let svc = h.clone();
                 let languages = self.manifest.languages.clone();
+                let span = tracing::Span::current();
                 responses = tokio::task::spawn_blocking(move || {
+                    let _request = span.entered();
                     let (r, p) = (&mut responses, &mut pending);
                     Self::suggest(kb.as_deref(), k, &languages, &emb, r, p);
                     Self::decide(svc.as_deref(), &languages, r, pending, started);

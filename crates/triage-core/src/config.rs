@@ -53,6 +53,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The routes that speak other servers' APIs (TEI, OpenAI, Rasa, Dialogflow CX).
     pub compat: CompatConfig,
+    /// OpenTelemetry collector to send traces to over OTLP/HTTP (`http://host:4318`;
+    /// spans go to its `/v1/traces`). Absent: no traces.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Who may call what (`[auth]`). Without `keys_file` a server on a loopback address is
@@ -244,6 +247,7 @@ impl Default for Config {
             engine: EngineConfig::default(),
             auth: AuthConfig::default(),
             compat: CompatConfig::default(),
+            otlp_endpoint: None,
         }
     }
 }

@@ -32,4 +32,5 @@ pub mod progress;
 pub mod suggest;
 pub mod tenant;
 pub mod text;
+pub mod trace;
 pub mod watch;

@@ -46,9 +46,13 @@ pub async fn classify(
     // them off the async workers.
     let prep = bundles.clone();
     let tenant = caller.tenant;
-    let groups = tokio::task::spawn_blocking(move || route_and_prepare(&prep, items, &tenant))
-        .await
-        .map_err(|e| TriageError::Internal(e.to_string()))??;
+    // The request's trace continues on the blocking thread (normalise, tokenize).
+    let span = tracing::Span::current();
+    let groups = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| route_and_prepare(&prep, items, &tenant))
+    })
+    .await
+    .map_err(|e| TriageError::Internal(e.to_string()))??;
     let total: usize = groups.iter().map(|(_, p)| p.len()).sum();
     let mut slots: Vec<Option<ClassifyResponse>> = vec![None; total];
     // Groups run one after another, in order of first appearance: the encoders share

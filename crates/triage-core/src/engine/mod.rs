@@ -17,6 +17,7 @@
 mod batcher;
 
 use crate::model::{Backend, Encoded};
+use crate::trace;
 use batcher::next_batch;
 use ndarray::Array2;
 use std::collections::VecDeque;
@@ -81,6 +82,10 @@ type Reply = Result<Array2<f32>, EngineError>;
 /// One caller's texts; answered when the last of them has been encoded.
 struct Job {
     state: Mutex<JobState>,
+    /// The caller's span (a request's, when traced), parent of the `encode` spans.
+    caller: tracing::Span,
+    /// Open from submission until a batch first takes one of the job's texts.
+    queued: Mutex<Option<tracing::Span>>,
 }
 
 struct JobState {
@@ -260,12 +265,19 @@ impl Engine {
     fn submit(&self, encs: Vec<Encoded>) -> Result<oneshot::Receiver<Reply>, EngineError> {
         let (tx, rx) = oneshot::channel();
         let n = encs.len();
+        let caller = tracing::Span::current();
+        let queued = trace::step_of(
+            &caller,
+            |p| tracing::info_span!(parent: p, "queue", texts = n),
+        );
         let job = Arc::new(Job {
             state: Mutex::new(JobState {
                 rows: Array2::zeros((n, self.hidden)),
                 remaining: n,
                 reply: Some(tx),
             }),
+            caller,
+            queued: Mutex::new(Some(queued)),
         });
         if n == 0 {
             job.fill_empty();
@@ -431,9 +443,11 @@ fn encode_batch(backend: &dyn Backend, batch: Vec<Item>) {
             .record(started.duration_since(item.enqueued).as_secs_f64());
     }
     let refs: Vec<&Encoded> = batch.iter().map(|i| &i.enc).collect();
+    let spans = encode_spans(&batch, longest);
     // A panic inside the encoder must not take the engine (and every later request) down.
     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| backend.embed(&refs)));
     metrics::histogram!("triage_inference_seconds").record(started.elapsed().as_secs_f64());
+    drop(spans);
     match out {
         Ok(Ok(rows)) if rows.nrows() == batch.len() => {
             for (item, row) in batch.iter().zip(rows.outer_iter()) {
@@ -451,6 +465,26 @@ fn encode_batch(backend: &dyn Backend, batch: Vec<Item>) {
         Ok(Err(e)) => fail_all(&batch, EngineError::Backend(e.to_string())),
         Err(_) => fail_all(&batch, EngineError::Backend("encoder panicked".into())),
     }
+}
+
+/// Ends the `queue` span of every job the batch starts on and opens its `encode` span
+/// (one per job, though the jobs share the encoder call), closed when the call returns.
+fn encode_spans(batch: &[Item], longest: usize) -> Vec<tracing::Span> {
+    let mut jobs: Vec<&Arc<Job>> = Vec::new();
+    for item in batch {
+        if !jobs.iter().any(|j| Arc::ptr_eq(j, &item.job)) {
+            jobs.push(&item.job);
+        }
+    }
+    jobs.into_iter()
+        .filter(|job| !job.caller.is_none())
+        .map(|job| {
+            if let Ok(mut q) = job.queued.lock() {
+                q.take();
+            }
+            tracing::info_span!(parent: &job.caller, "encode", batch = batch.len(), padded_tokens = batch.len() * longest)
+        })
+        .collect()
 }
 
 fn fail_all(batch: &[Item], err: EngineError) {

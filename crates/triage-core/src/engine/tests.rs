@@ -211,6 +211,8 @@ fn waiting(first_id: u32, lens: &[usize]) -> Waiting {
             remaining: lens.len(),
             reply: None,
         }),
+        caller: tracing::Span::none(),
+        queued: Mutex::new(None),
     });
     let items = lens
         .iter()

@@ -97,12 +97,8 @@ impl Failure {
                 message.clone()
             }
             Failure::TooLong { index, max } => match index {
-                Some(i) => format!(
-                    "input {i} is longer than the model's {max} tokens; send `truncate: true` to cut it"
-                ),
-                None => format!(
-                    "input is longer than the model's {max} tokens; send `truncate: true` to cut it"
-                ),
+                Some(i) => format!("input {i} is longer than the {max} tokens the model reads"),
+                None => format!("the input is longer than the {max} tokens the model reads"),
             },
         }
     }
@@ -215,7 +211,9 @@ pub(crate) async fn classify_one(
 ) -> Result<ClassifyResponse, Failure> {
     let started = Instant::now();
     let bundles = state.bundles()?.clone();
+    let span = tracing::Span::current();
     let (served, prepared) = tokio::task::spawn_blocking(move || {
+        let _request = span.entered();
         let (served, lang) = bundles.route(
             req.model.as_deref(),
             req.lang.as_deref(),

@@ -58,10 +58,11 @@ fn error_response(f: Failure) -> Response {
             s => (s, "validation"),
         },
     };
-    let body = TeiErrorBody {
-        error: f.message(),
-        error_type,
-    };
+    let mut error = f.message();
+    if matches!(f, Failure::TooLong { .. }) {
+        error.push_str("; send `truncate: true` to cut it");
+    }
+    let body = TeiErrorBody { error, error_type };
     (status, Json(body)).into_response()
 }
 
