@@ -40,22 +40,32 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Replaces the file in one step (write beside it, then rename), as a deployment tool
+/// does. `fs::write` truncates first: on a loaded machine the watcher can see the empty
+/// file hold still for a poll and report "the file is empty" before the new text lands
+/// (which the running policy survives, but this test checks the error it expects).
+fn replace(file: &std::path::Path, text: impl AsRef<[u8]>) {
+    let tmp = file.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, file).unwrap();
+}
+
 #[test]
 fn a_changed_file_is_picked_up_and_an_invalid_one_rejected() {
     let dir = temp_dir("policy-watch");
     let file = dir.join("policy.toml");
-    std::fs::write(&file, with_threshold("0.7")).unwrap();
+    replace(&file, with_threshold("0.7"));
     let handle = Arc::new(PolicyHandle::load(&file).unwrap());
     handle.watch(Duration::from_millis(25));
     let threshold = || handle.get().config().low_confidence.threshold;
     assert_eq!(threshold(), 0.7);
 
-    std::fs::write(&file, with_threshold("0.55")).unwrap();
+    replace(&file, with_threshold("0.55"));
     wait_for("the new threshold", || threshold() == 0.55);
     assert_eq!(handle.status().generation, 2);
 
     // Out of range: rejected as a whole, the running policy stays.
-    std::fs::write(&file, with_threshold("1.75")).unwrap();
+    replace(&file, with_threshold("1.75"));
     wait_for("the error", || handle.status().last_error.is_some());
     let err = handle.status().last_error.unwrap();
     assert!(
@@ -64,11 +74,11 @@ fn a_changed_file_is_picked_up_and_an_invalid_one_rejected() {
     );
     assert_eq!(threshold(), 0.55);
     // Not TOML at all: same.
-    std::fs::write(&file, "this is [not toml").unwrap();
+    replace(&file, "this is [not toml");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(threshold(), 0.55);
 
-    std::fs::write(&file, with_threshold("0.6")).unwrap();
+    replace(&file, with_threshold("0.6"));
     wait_for("the fixed file", || threshold() == 0.6);
     assert!(handle.status().last_error.is_none());
     let _ = std::fs::remove_dir_all(&dir);

@@ -10,7 +10,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "triage",
-        description = "Customer-service NLU: intent, emotion, handoff and suggestions for every message. With API keys configured, every route but /health, /ready, /docs and /openapi.json needs `Authorization: Bearer <key>` of a role that may call it (client: classify, embed, suggest, info; agent: also conversations and feedback; admin: also /admin/* and /metrics): 401 `unauthorized` without a known key, 403 `forbidden` for a role too low. Request bodies must be `application/json` (415 otherwise)."
+        description = "Customer-service NLU: intent, emotion, handoff and suggestions for every message. With API keys configured, every route but /health, /ready, /livez, /readyz, /docs and /openapi.json needs `Authorization: Bearer <key>` of a role that may call it (client: classify, embed, suggest, info and the compatibility routes; agent: also conversations and feedback; admin: also /admin/* and /metrics): 401 `unauthorized` without a known key, 403 `forbidden` for a role too low. Request bodies must be `application/json` (415 otherwise)."
     ),
     paths(
         super::classify::classify,
@@ -24,6 +24,15 @@ use utoipa::OpenApi;
         super::admin::kb_reload,
         super::health::health,
         super::health::ready,
+        super::health::livez,
+        super::health::readyz,
+        super::compat::tei::predict,
+        super::compat::tei::embed,
+        super::compat::tei::rerank,
+        super::compat::tei::tokenize,
+        super::compat::openai::embeddings,
+        super::compat::rasa::parse,
+        super::compat::dialogflow::webhook,
         super::info::info,
         super::metrics::render
     ),
@@ -69,9 +78,33 @@ use utoipa::OpenApi;
         triage_core::model::EmotionResult,
         triage_core::model::LabelScore,
         triage_core::model::Sentiment
-    ))
+    )),
+    modifiers(&BearerKey),
+    security(("api_key" = []))
 )]
 pub struct ApiDoc;
+
+/// The API key scheme: `Authorization: Bearer <key>` (auth/keys.rs). Declared once and
+/// required by default; the open probes say `security(())`.
+struct BearerKey;
+
+impl utoipa::Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key from the keys file (`triage keys add`). Without a keys file a loopback bind needs none.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
@@ -120,3 +153,42 @@ fetch('/openapi.json').then(r=>r.json()).then(spec=>{
   }
 });
 </script></body></html>"#;
+
+#[cfg(test)]
+mod tests {
+    use super::ApiDoc;
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_spec_lists_the_compatibility_routes_and_says_which_need_a_key() {
+        let spec = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let paths = &spec["paths"];
+        for p in [
+            "/predict",
+            "/embed",
+            "/rerank",
+            "/tokenize",
+            "/v1/embeddings",
+            "/model/parse",
+            "/integrations/dialogflow-cx",
+            "/livez",
+            "/readyz",
+        ] {
+            assert!(paths.get(p).is_some(), "{p} missing from the spec");
+        }
+        assert_eq!(
+            spec["components"]["securitySchemes"]["api_key"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(spec["security"][0]["api_key"], serde_json::json!([]));
+        // The open probes override the default with "no key".
+        for p in ["/health", "/ready", "/livez", "/readyz"] {
+            assert_eq!(
+                paths[p]["get"]["security"],
+                serde_json::json!([{}]),
+                "{p} should need no key"
+            );
+        }
+        assert!(paths["/v1/classify"]["post"].get("security").is_none());
+    }
+}

@@ -69,8 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         // Kubernetes' names for the same probes.
-        .route("/livez", get(health::health))
-        .route("/readyz", get(health::ready))
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
         // Other servers' APIs (compat/): TEI, OpenAI embeddings, Rasa, Dialogflow CX.
         .route("/predict", post(compat::tei::predict))
         .route("/embed", post(compat::tei::embed))

@@ -86,6 +86,7 @@ struct WebhookQuery {
 }
 
 /// `POST /integrations/dialogflow-cx`.
+#[utoipa::path(post, path = "/integrations/dialogflow-cx", tag = "compatibility", request_body(content = Object, description = "A Dialogflow CX `WebhookRequest`"), responses((status = 200, description = "A `WebhookResponse`: `triage_*` session parameters, and a handoff or a suggested answer as fulfillment"), (status = 400, description = "Malformed or empty input, in the family's own error shape"), (status = 413, description = "Text longer than the encoder reads"), (status = 422, description = "A field or option triage does not support")))]
 pub(crate) async fn webhook(State(state): State<AppState>, req: Request) -> Response {
     match run(state, req).await {
         Ok(r) => r,

@@ -150,6 +150,7 @@ fn base64_f32(v: &[f32]) -> String {
 }
 
 /// `POST /v1/embeddings`.
+#[utoipa::path(post, path = "/v1/embeddings", tag = "compatibility", request_body(content = Object, description = "OpenAI's embeddings body: `input` (a text or a list), `model` (a served bundle, or absent), `encoding_format` (`float` or `base64`), `dimensions`"), responses((status = 200, description = "OpenAI's list of embeddings with usage"), (status = 400, description = "Malformed or empty input, in the family's own error shape"), (status = 413, description = "Text longer than the encoder reads"), (status = 422, description = "A field or option triage does not support")))]
 pub(crate) async fn embeddings(State(state): State<AppState>, req: Request) -> Response {
     match run(state, req).await {
         Ok(r) => Json(r).into_response(),

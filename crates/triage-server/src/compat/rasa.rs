@@ -96,6 +96,7 @@ struct Intent {
 const RANKING: usize = 10;
 
 /// `POST /model/parse`.
+#[utoipa::path(post, path = "/model/parse", tag = "compatibility", request_body(content = Object, description = "Rasa's external NLU body: `text`, `message_id` (the conversation id). `?intent_set=`, `?model=`"), responses((status = 200, description = "Rasa's parse result (`intent`, `intent_ranking`, `entities`) with triage's `emotion`, `handoff` and `suggestions` alongside"), (status = 400, description = "Malformed or empty input, in the family's own error shape"), (status = 413, description = "Text longer than the encoder reads"), (status = 422, description = "A field or option triage does not support")))]
 pub(crate) async fn parse(State(state): State<AppState>, req: Request) -> Response {
     match run(state, req).await {
         Ok(r) => r,

@@ -251,6 +251,7 @@ fn find_head(c: &Classifier, wanted: &str) -> Result<usize, Failure> {
 
 /// `POST /predict`: every label of one head with its score, best first; a list per
 /// input for a batch.
+#[utoipa::path(post, path = "/predict", tag = "compatibility", request_body(content = Object, description = "TEI's `/predict` body: `inputs` (a text, a list of texts), `raw_scores`, `truncate`. `?head=` names the head (a head or an intent set)."), responses((status = 200, description = "TEI's answer: `[{label, score}]` per input, softmax for an intent head, sigmoid for the emotion head"), (status = 400, description = "Malformed or empty input, in the family's own error shape"), (status = 413, description = "Text longer than the encoder reads"), (status = 422, description = "A field or option triage does not support")))]
 pub(crate) async fn predict(State(state): State<AppState>, req: Request) -> Response {
     respond(run_predict(state, req).await)
 }
@@ -341,6 +342,7 @@ fn prompt_refused(prompt_name: Option<&str>) -> Result<(), Failure> {
 
 /// `POST /embed`: one L2-normalised vector per input (always a list of lists), equal to
 /// `/v1/embed`'s.
+#[utoipa::path(post, path = "/embed", tag = "compatibility", request_body(content = Object, description = "TEI's `/embed` body: `inputs`, `normalize`, `truncate`"), responses((status = 200, description = "One vector per input"), (status = 400, description = "Malformed or empty input, in the family's own error shape"), (status = 413, description = "Text longer than the encoder reads"), (status = 422, description = "A field or option triage does not support")))]
 pub(crate) async fn embed(State(state): State<AppState>, req: Request) -> Response {
     respond(run_embed(state, req).await)
 }
@@ -395,6 +397,7 @@ struct Rank {
 
 /// `POST /rerank`: the texts ordered by the cosine similarity of their embedding to the
 /// query's, best first, each with its index in `texts`.
+#[utoipa::path(post, path = "/rerank", tag = "compatibility", request_body(content = Object, description = "TEI's `/rerank` body: `query`, `texts` (or none: the knowledge base), `return_text`, `raw_scores`"), responses((status = 200, description = "`[{index, score, text?}]`, best first"), (status = 400, description = "Malformed or empty input, in the family's own error shape"), (status = 413, description = "Text longer than the encoder reads"), (status = 422, description = "A field or option triage does not support")))]
 pub(crate) async fn rerank(State(state): State<AppState>, req: Request) -> Response {
     respond(run_rerank(state, req).await)
 }
@@ -530,6 +533,7 @@ struct TokenizeRequest {
 /// not truncated. Offsets are byte offsets into the text as the encoder reads it: the
 /// bundle's prefix plus the text normalised for chat, which for plain text is the text
 /// as sent.
+#[utoipa::path(post, path = "/tokenize", tag = "compatibility", request_body(content = Object, description = "TEI's `/tokenize` body: `inputs`, `add_special_tokens`"), responses((status = 200, description = "Tokens with ids and offsets, per input"), (status = 400, description = "Malformed or empty input, in the family's own error shape"), (status = 413, description = "Text longer than the encoder reads"), (status = 422, description = "A field or option triage does not support")))]
 pub(crate) async fn tokenize(State(state): State<AppState>, req: Request) -> Response {
     respond(run_tokenize(state, req).await)
 }
