@@ -1,7 +1,6 @@
-//! `triage keys`: make an API key (`add`) or list the keys of the keys file (`list`).
-//! A new key is printed once, on stdout, and only its SHA-256 is written to the file; a
-//! running server picks the change up within `auth.reload_ms`. Revoke a key by deleting
-//! its `[[key]]` entry.
+//! `triage keys`: make an API key (`add`), list the keys of the keys file (`list`) or
+//! revoke one (`remove`). A new key is printed once, on stdout, and only its SHA-256 is
+//! written to the file; a running server picks every change up within `auth.reload_ms`.
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -41,6 +40,15 @@ enum KeysCommand {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Revoke a key: remove its entry from the keys file (a running server stops
+    /// accepting it within auth.reload_ms)
+    Remove {
+        /// The key's name, as `list` shows it
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 pub fn run(config: Config, args: KeysArgs) -> anyhow::Result<()> {
@@ -76,6 +84,17 @@ pub fn run(config: Config, args: KeysArgs) -> anyhow::Result<()> {
             for e in keys::load(&file)?.entries() {
                 println!("{}\t{}\t{}", e.name, e.tenant, e.role);
             }
+        }
+        KeysCommand::Remove { name, file } => {
+            let file = file_of(file);
+            let gone = keys::remove(&file, &name)?;
+            eprintln!(
+                "removed key {:?} (tenant {}, role {}) from {}",
+                gone.name,
+                gone.tenant,
+                gone.role,
+                file.display()
+            );
         }
     }
     Ok(())

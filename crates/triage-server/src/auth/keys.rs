@@ -204,7 +204,7 @@ pub fn add(file: &Path, name: &str, tenant: &Tenant, role: Role) -> Result<Strin
     if existing.is_empty() {
         text.push_str(
             "# API keys of the triage server (auth.keys_file): SHA-256 of each key, never the\n\
-             # key itself. Add one with `triage keys add`; delete an entry to revoke it.\n",
+             # key itself. Add one with `triage keys add`, revoke one with `triage keys remove`.\n",
         );
     } else if !existing.ends_with('\n') {
         text.push('\n');
@@ -232,6 +232,65 @@ pub fn add(file: &Path, name: &str, tenant: &Tenant, role: Role) -> Result<Strin
             message: e.to_string(),
         })?;
     Ok(key)
+}
+
+/// Revokes the key named `name`: removes its `[[key]]` entry from `file`, leaving the
+/// rest (comments included) as it is, and returns what it was. The new file replaces
+/// the old in one step (written beside it, then renamed), so a server watching it never
+/// reads half a file; it stops accepting the key within `auth.reload_ms`.
+pub fn remove(file: &Path, name: &str) -> Result<KeyEntry, KeysError> {
+    let invalid = |message: String| KeysError::Invalid {
+        file: file.to_path_buf(),
+        message,
+    };
+    let io = |e: std::io::Error| KeysError::Read {
+        file: file.to_path_buf(),
+        message: e.to_string(),
+    };
+    let text = std::fs::read_to_string(file).map_err(io)?;
+    let keys = Keys::parse(&text).map_err(invalid)?;
+    let Some(gone) = keys.entries.iter().find(|e| e.name == name).cloned() else {
+        return Err(invalid(format!("no key named {name:?}")));
+    };
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| invalid(format!("{e}")))?;
+    let tables = doc
+        .get_mut("key")
+        .and_then(|k| k.as_array_of_tables_mut())
+        .ok_or_else(|| invalid("no [[key]] entries".into()))?;
+    let Some(at) = tables
+        .iter()
+        .position(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+    else {
+        return Err(invalid(format!("no [[key]] named {name:?}")));
+    };
+    // Comments above an entry go with it, but those above the first one head the file.
+    let head = (at == 0)
+        .then(|| tables.get(0))
+        .flatten()
+        .and_then(|t| t.decor().prefix())
+        .and_then(|p| p.as_str())
+        .map(str::to_string);
+    tables.remove(at);
+    if let Some(head) = head {
+        match tables.get_mut(0) {
+            Some(next) => {
+                let own = next.decor().prefix().and_then(|p| p.as_str()).unwrap_or("");
+                let joined = format!("{head}{own}");
+                next.decor_mut().set_prefix(joined);
+            }
+            None => doc.set_trailing(head),
+        }
+    }
+    let edited = doc.to_string();
+    // What is left must still be a valid keys file with one entry fewer.
+    let left = Keys::parse(&edited).map_err(invalid)?;
+    if left.entries.len() + 1 != keys.entries.len() {
+        return Err(invalid(format!("could not remove {name:?} alone")));
+    }
+    let tmp = file.with_extension("toml.tmp");
+    std::fs::write(&tmp, edited).map_err(io)?;
+    std::fs::rename(&tmp, file).map_err(io)?;
+    Ok(gone)
 }
 
 /// Reads and parses a keys file.
@@ -469,6 +528,22 @@ mod tests {
         assert_eq!((e.name.as_str(), e.role), ("bot \"one\"", Role::Agent));
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(!text.contains(&key), "the key itself is never written");
+
+        // Revoked: the entry goes, the other key and the header comment stay.
+        let ops = load(&file).unwrap().entries()[1].clone();
+        let missing = remove(&file, "nobody").unwrap_err();
+        assert!(missing.to_string().contains("no key named"), "{missing}");
+        let gone = remove(&file, "bot \"one\"").unwrap();
+        assert_eq!(gone.role, Role::Agent);
+        let keys = load(&file).unwrap();
+        assert!(keys.find(&key).is_none(), "a removed key is refused");
+        assert_eq!(keys.entries(), [ops]);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("# API keys of the triage server"),
+            "{text}"
+        );
+        assert!(!text.contains("bot"), "{text}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
