@@ -211,7 +211,7 @@ fn on_a_cluster_every_key_of_a_conversation_shares_a_slot() {
     let store = RedisStore::new(&url, &mem).unwrap();
     assert_eq!(store.kind(), "redis");
     // Ids with braces of their own, and a tenant's scoped key.
-    for id in ["plain", "a{b", "x}y", "{z}", "acme\u{1f}c9"] {
+    for id in ["plain", "a{b", "x}y", "{z}", "}lead", "}", "acme\u{1f}c9"] {
         for n in 0..3 {
             let lock = store.lock_turn(id).unwrap();
             assert!(store.turns(id, 0).unwrap().len() == n);
@@ -243,8 +243,8 @@ fn on_a_cluster_every_key_of_a_conversation_shares_a_slot() {
         .output()
         .unwrap();
     let keys = String::from_utf8_lossy(&out.stdout);
-    assert!(keys.contains("tc:conv:{plain}"), "{keys}");
-    assert!(keys.contains("tc:t:acme:feedback:{c9}"), "{keys}");
+    assert!(keys.contains("tc:conv:{#plain}"), "{keys}");
+    assert!(keys.contains("tc:t:acme:feedback:{#c9}"), "{keys}");
 }
 
 #[test]

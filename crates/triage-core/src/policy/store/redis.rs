@@ -12,7 +12,7 @@
 //!   time, trimmed to the surge window on every update.
 //!
 //! On a Redis Cluster (`redis+cluster://`, see [`conn`]) the id is a hash tag,
-//! `{prefix}:conv:{{id}}`, so that a conversation's keys (and its turn lock, see [`lock`])
+//! `{prefix}:conv:{#id}` (braces included), so that a conversation's keys (and its turn lock, see [`lock`])
 //! share one slot.
 //!
 //! Those are the `default` tenant's keys (the layout before tenants existed). Another

@@ -336,12 +336,13 @@ impl ConnectionLike for Conn {
     }
 }
 
-/// `id` made a hash tag (`{id}`) so that every key of one conversation lands in one
-/// Cluster slot. Redis hashes the text between the first `{` and the next `}`: the key's
-/// part before `{id}` holds no brace (prefix, tenant and kind are checked or fixed), so
-/// whatever braces `id` itself holds, all its keys hash the same text.
+/// `id` made a hash tag (`{#id}`) so that every key of one conversation lands in one
+/// Cluster slot. Redis hashes the text between the first `{` and the next `}` when it is
+/// not empty (else the whole key): the key's part before the tag holds no brace (prefix,
+/// tenant and kind are checked or fixed), and the `#` keeps the tag from being empty when
+/// `id` starts with `}`, so whatever braces `id` holds, all its keys hash the same text.
 pub fn tagged(id: &str) -> String {
-    format!("{{{id}}}")
+    format!("{{#{id}}}")
 }
 
 #[cfg(test)]
@@ -444,7 +445,7 @@ mod tests {
     #[test]
     fn tags_share_one_slot_whatever_braces_the_id_holds() {
         // Ids are never empty (`classify::check_conversation_id`): `{}` would not be a tag.
-        for id in ["c1", "a{b", "a}b", "{x}", "}{", "t\u{1f}id"] {
+        for id in ["c1", "a{b", "a}b", "{x}", "}{", "}", "t\u{1f}id"] {
             let conv = format!("triage:conv:{}", tagged(id));
             let lock = format!("triage:lock:{}", tagged(id));
             let fb = format!("triage:t:acme:feedback:{}", tagged(id));
@@ -452,6 +453,9 @@ mod tests {
             assert_eq!(hashed(&conv), hashed(&fb), "{id}");
             assert_ne!(hashed(&conv), conv, "{id}");
         }
-        assert_ne!(hashed("p:conv:{a}"), hashed("p:conv:{b}"));
+        assert_ne!(
+            hashed(&format!("p:conv:{}", tagged("a"))),
+            hashed(&format!("p:conv:{}", tagged("b")))
+        );
     }
 }
