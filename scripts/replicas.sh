@@ -3,12 +3,15 @@
 #   Sentinel: three redis-servers (one primary, two replicas), three Sentinels, three
 #   `triage serve` replicas on redis+sentinel://, haproxy round-robin in front
 #   (deploy/haproxy.cfg). Runs of 50 concurrent conversations x 10 turns:
-#     A  nothing fails (throughput of the three replicas, Redis commands per turn);
+#     A  nothing fails (throughput of the three replicas, Redis commands per turn;
+#        A1 the same through one replica);
 #     B  the Redis primary is killed mid-run: Sentinel fails over, no classify answers
 #        5xx, turns during the failover are marked memory_unavailable, none answered
 #        without the mark is lost;
 #     C  one triage replica is killed mid-run: haproxy routes around it, no stored turn
-#        is lost.
+#        is lost;
+#     E  each conversation's 10 turns sent at once, to different replicas: the turn lock
+#        lets each in one at a time, every turn is stored once.
 #   Cluster: three primaries made with `redis-cli --cluster create`, the same three
 #   replicas on redis+cluster://, run D as A.
 # Every run reads each conversation back (GET /v1/conversations/{id}): all its turns,
@@ -113,7 +116,7 @@ print(json.dumps({"commands_per_turn": round(sum(d.values()), 2), "by_command": 
 load() { # run, extra args...
     local run=$1; shift
     set +e
-    python3 scripts/replicas_load.py --url "$HAPROXY" --run "$run" "$@" 2>"$work/load-$run.log" |
+    python3 scripts/replicas_load.py --url "${LOAD_URL:-$HAPROXY}" --run "$run" "$@" 2>"$work/load-$run.log" |
         tee "$work/load-$run.json"
     local rc=${PIPESTATUS[0]}
     set -e
@@ -146,6 +149,9 @@ for port in "${SENTINEL_PORTS[@]}"; do
     wait_for 20 sh -c "redis-cli -p $port sentinel replicas triage | grep -q ${REDIS_PORTS[2]}" ||
         fail "sentinel $port does not see the replicas"
 done
+# Both replicas synced (WAIT 1 would otherwise time out while they load the first copy).
+wait_for 30 sh -c "[ \$(redis-cli -p ${REDIS_PORTS[0]} info replication | grep -c 'state=online') = 2 ]" ||
+    fail "the Redis replicas did not sync"
 sentinels=$(printf '127.0.0.1:%s,' "${SENTINEL_PORTS[@]}")
 sentinel_url="redis+sentinel://${sentinels%,}/triage"
 for i in 0 1 2; do start_triage "$i" "$sentinel_url" "$work/sentinel.toml"; done
@@ -159,6 +165,8 @@ before=$(commandstats "${REDIS_PORTS[0]}")
 load A || fail "run A"
 after=$(commandstats "${REDIS_PORTS[0]}")
 per_turn "$before" "$after" 500 | tee "$work/ops-sentinel.json"
+echo "== A1: the same on one replica, without haproxy (per-replica figure)"
+LOAD_URL=http://127.0.0.1:${TRIAGE_PORTS[0]} load A1 || fail "run A1"
 
 echo "== B: the Redis primary (port ${REDIS_PORTS[0]}) is killed after 100 turns"
 # 1.5 s between a conversation's turns: the run outlasts the failover, and every
@@ -177,6 +185,9 @@ rc=0
 load C --think 0.2 --at "150:kill -9 ${PID_OF[t1]}" || rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 2 ] || fail "run C (lost or disordered turns)"
 grep -q "DOWN" "$work/haproxy.log" || echo "note: haproxy logged no DOWN"
+
+echo "== E: 20 conversations whose 10 turns are all sent at once (across the replicas)"
+load E --conversations 20 --burst || fail "run E (a turn lost or stored twice)"
 
 stop_triage
 echo "== Cluster: 3 primaries (redis-cli --cluster create), 3 replicas, haproxy"

@@ -81,6 +81,12 @@ def main():
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--think", type=float, default=0.0, help="seconds between two turns")
     ap.add_argument(
+        "--burst",
+        action="store_true",
+        help="a conversation's turns are sent all at once (to different replicas): all "
+        "must be stored, once each; their order is the order they took the turn lock",
+    )
+    ap.add_argument(
         "--require-resume",
         action="store_true",
         help="every conversation's last turn must be stored (memory came back)",
@@ -111,9 +117,21 @@ def main():
 
     def conversation(c):
         cid = f"{a.run}-c{c:03d}"
-        client = Client(a.url, a.timeout)
         mine = []
-        for k in range(a.turns):
+        if a.burst:
+            ts = [threading.Thread(target=send, args=(c, cid, [k], mine)) for k in range(a.turns)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        else:
+            send(c, cid, range(a.turns), mine)
+        with lock:
+            acked[cid] = sorted(mine)
+
+    def send(c, cid, ks, mine):
+        client = Client(a.url, a.timeout)
+        for k in ks:
             body = {
                 "text": f"#{k} {TEXTS[(c + k) % len(TEXTS)]}",
                 "conversation_id": cid,
@@ -145,8 +163,6 @@ def main():
             note_answer()
             if a.think:
                 time.sleep(a.think)
-        with lock:
-            acked[cid] = mine
 
     start = time.monotonic()
     threads = [threading.Thread(target=conversation, args=(c,)) for c in range(a.conversations)]
@@ -184,12 +200,17 @@ def main():
             m = re.match(r"#(\d+) ", t.get("text") or "")
             idx.append(int(m.group(1)) if m else -1)
         stored_total += len(idx)
-        for i in range(1, len(idx)):
-            if idx[i] == idx[i - 1]:
-                dup += 1
-            elif idx[i] < idx[i - 1]:
-                disorder.append(f"{cid}: {idx}")
-                break
+        if a.burst:
+            dup += len(idx) - len(set(idx))
+            if len(idx) != len(set(idx)):
+                disorder.append(f"{cid}: a turn stored twice: {idx}")
+        else:
+            for i in range(1, len(idx)):
+                if idx[i] == idx[i - 1]:
+                    dup += 1
+                elif idx[i] < idx[i - 1]:
+                    disorder.append(f"{cid}: {idx}")
+                    break
         missing = sorted(set(mine) - set(idx))
         if missing:
             lost.append(f"{cid}: answered {missing} not stored (stored {idx})")

@@ -121,7 +121,7 @@ pub struct MemoryConfig {
     /// without history (`memory_unavailable`). Longer than `redis_lock_ms`, so that a
     /// lock left by a dead replica delays the next turn but does not cost it its history.
     pub redis_lock_wait_ms: u64,
-    /// Redis with replicas (Sentinel): each append waits (`WAIT`, at most
+    /// Redis with replicas (Sentinel): each append waits (`WAIT`, at most half of
     /// `redis_timeout_ms`) until this many replicas have it; a turn acknowledged by fewer
     /// is marked `memory_unavailable` (a failover could lose it). 0: do not wait.
     pub redis_wait_replicas: u64,

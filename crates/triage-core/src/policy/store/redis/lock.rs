@@ -125,12 +125,14 @@ impl RedisStore {
             (d, None)
         } else {
             // WAIT in the same round trip: the turn counts as kept only once a replica
-            // has it, so a failover right after the answer does not lose it.
+            // has it, so a failover right after the answer does not lose it. Half the
+            // read timeout, so that Redis answers "not yet" before the read gives up
+            // (which would count as Redis being down).
             let mut p = redis::pipe();
             eval(&mut p);
             p.cmd("WAIT")
                 .arg(self.lock.wait_replicas)
-                .arg(self.timeout.as_millis() as u64);
+                .arg((self.timeout.as_millis() as u64 / 2).max(1));
             let (d, n): (i64, u64) = self.run(|c| p.query(c))?;
             (d, Some(n))
         };
