@@ -563,3 +563,83 @@ fn tenants_keep_their_conversations_and_surges_apart_in_memory() {
     let svc = service(cfg, Box::new(MemoryStore::new(&mem)), mem);
     tenants_are_kept_apart(&svc);
 }
+
+/// A store that widens the window between a turn's read and its append, and notes any
+/// append that lands on a history other than the one its turn read (a turn decided on
+/// a stale history).
+struct Interleave {
+    inner: MemoryStore,
+    stale: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+thread_local! {
+    static SEEN: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+impl ConversationStore for Interleave {
+    fn turns(&self, id: &str, now_ms: u64) -> Result<Vec<StoredTurn>, StoreError> {
+        let t = self.inner.turns(id, now_ms)?;
+        SEEN.with(|s| s.set(t.len()));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        Ok(t)
+    }
+    fn append(&self, id: &str, turn: &StoredTurn, now_ms: u64) -> Result<(), StoreError> {
+        let now = self.inner.turns(id, now_ms)?.len();
+        if SEEN.with(|s| s.get()) != now {
+            self.stale.fetch_add(1, Ordering::Relaxed);
+        }
+        self.inner.append(id, turn, now_ms)
+    }
+    fn count_recent(&self, k: &str, m: &str, now: u64, w: u64) -> Result<usize, StoreError> {
+        self.inner.count_recent(k, m, now, w)
+    }
+    fn kind(&self) -> &'static str {
+        "interleave"
+    }
+    fn blocking(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn concurrent_turns_of_one_conversation_are_decided_one_at_a_time_in_process() {
+    let mem = MemoryConfig {
+        max_turns: 1000,
+        ..MemoryConfig::default()
+    };
+    let stale = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let store = Interleave {
+        inner: MemoryStore::new(&mem),
+        stale: stale.clone(),
+    };
+    let svc = Arc::new(service(shipped(), Box::new(store), mem));
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let svc = svc.clone();
+            std::thread::spawn(move || {
+                for k in 0..10 {
+                    let text = format!("thread {i} turn {k}");
+                    svc.handle(turn(&text, "track_order", 0.95), meta("same", &text), T0);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let ctx = svc.context("same", T0).unwrap().unwrap();
+    assert_eq!(ctx.turns.len(), 60, "no turn lost");
+    // Each thread's own turns are stored in the order it sent them.
+    for i in 0..6 {
+        let mine: Vec<_> = ctx
+            .turns
+            .iter()
+            .filter_map(|t| t.text.as_deref())
+            .filter(|t| t.starts_with(&format!("thread {i} ")))
+            .collect();
+        let want: Vec<_> = (0..10).map(|k| format!("thread {i} turn {k}")).collect();
+        assert_eq!(mine, want);
+    }
+    // And no turn was stored on a history other than the one it was decided on.
+    assert_eq!(stale.load(Ordering::Relaxed), 0);
+}

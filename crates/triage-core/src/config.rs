@@ -117,6 +117,17 @@ pub struct MemoryConfig {
     /// it the oldest turns are dropped, as beyond `max_turns`. The newest turn is always
     /// kept (it is bounded by `max_turn_text_bytes` and the customer and language limits).
     pub max_conversation_bytes: usize,
+    /// Redis: how long a conversation's turn lock lives if its holder never releases it
+    /// (a replica that died mid-turn). A turn holds it for its few Redis calls.
+    pub redis_lock_ms: u64,
+    /// Redis: how long a turn waits for its conversation's lock before it is decided
+    /// without history (`memory_unavailable`). Longer than `redis_lock_ms`, so that a
+    /// lock left by a dead replica delays the next turn but does not cost it its history.
+    pub redis_lock_wait_ms: u64,
+    /// Redis with replicas (Sentinel): each append waits (`WAIT`, at most half of
+    /// `redis_timeout_ms`) until this many replicas have it; a turn acknowledged by fewer
+    /// is marked `memory_unavailable` (a failover could lose it). 0: do not wait.
+    pub redis_wait_replicas: u64,
 }
 
 /// Knowledge-base suggestions (`suggest: true` in `/v1/classify`, `/v1/suggest`).
@@ -185,6 +196,9 @@ impl Default for MemoryConfig {
             redis_prefix: "triage".into(),
             max_turn_text_bytes: 4 * 1024,
             max_conversation_bytes: 128 * 1024,
+            redis_lock_ms: 2000,
+            redis_lock_wait_ms: 3000,
+            redis_wait_replicas: 0,
         }
     }
 }

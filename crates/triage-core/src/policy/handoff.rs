@@ -11,6 +11,14 @@
 //! (the oldest turns go first). Kept turns expire `memory.ttl_secs` (default 24 h) after
 //! a conversation's last message. Logs never contain message text.
 //!
+//! **Ordered turns.** A turn's read, decision and append happen under its
+//! conversation's lock: in-process, one of [`STRIPES`] mutexes chosen by the key; in a
+//! shared store, also the store's own lock ([`ConversationStore::lock_turn`], in Redis a
+//! short `SET NX` lock with a fenced append), so that concurrent turns of one
+//! conversation, on one replica or several, are decided one at a time, each on the
+//! history of all the turns before it, and none is lost. Turns of different
+//! conversations do not wait for each other (beyond sharing a stripe for microseconds).
+//!
 //! Everything is per tenant ([`TurnMeta::tenant`]): a conversation id names a
 //! conversation of the caller's tenant only, and a surge is counted among one tenant's
 //! customers.
@@ -32,9 +40,13 @@ use super::turn::{ShownSuggestion, StoredTurn, TurnInput};
 use super::{Action, Decision, PolicyError, Reason, ReasonCode};
 use crate::config::{Config, MemoryConfig, StoreText, DEFAULT_POLICY};
 use crate::tenant::Tenant;
+use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// In-process turn locks: a conversation's turns take the mutex its key hashes to.
+const STRIPES: usize = 256;
 
 /// What the pipeline knows about a message besides the classifier's outputs.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +69,8 @@ pub struct HandoffService {
     policy: Arc<PolicyHandle>,
     store: Box<dyn ConversationStore>,
     memory: MemoryConfig,
+    stripes: Box<[Mutex<()>]>,
+    hasher: RandomState,
 }
 
 impl HandoffService {
@@ -69,6 +83,8 @@ impl HandoffService {
             policy,
             store,
             memory,
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            hasher: RandomState::new(),
         }
     }
 
@@ -126,7 +142,24 @@ impl HandoffService {
             .as_deref()
             .and_then(|id| store::scoped(tenant, id));
         let mut unavailable = false;
-        let history = match key.as_deref() {
+        // Held until the turn is stored (see "Ordered turns" above). A poisoned stripe
+        // only means another turn panicked: the conversation is still consistent.
+        let _in_process = key.as_deref().map(|k| {
+            let stripe = self.hasher.hash_one(k) as usize % self.stripes.len();
+            self.stripes[stripe]
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        });
+        let mut lock = match key.as_deref().map(|k| self.store.lock_turn(k)) {
+            Some(Ok(lock)) => lock,
+            Some(Err(e)) => {
+                note_unavailable(&e);
+                unavailable = true;
+                None
+            }
+            None => None,
+        };
+        let history = match key.as_deref().filter(|_| !unavailable) {
             Some(key) => self.store.turns(key, now_ms).unwrap_or_else(|e| {
                 note_unavailable(&e);
                 unavailable = true;
@@ -151,12 +184,22 @@ impl HandoffService {
         let mut decision = policy.decide(&turn, &history, now_ms);
         if let (Some(key), false) = (key.as_deref(), unavailable) {
             let stored = self.stored_turn(&policy, &turn, &meta, &decision, now_ms);
-            if let Err(e) = self.store.append(key, &stored, now_ms) {
+            if let Err(e) = self
+                .store
+                .append_locked(key, &stored, now_ms, lock.take().as_ref())
+            {
                 note_unavailable(&e);
                 decision.reasons.push(Reason {
                     code: ReasonCode::MemoryUnavailable,
                     detail: "conversation store unreachable: turn not kept".into(),
                 });
+            }
+        }
+        if let (Some(key), Some(lock)) = (key.as_deref(), lock) {
+            // Nothing stored: free the conversation for its next turn now rather than
+            // when the lock expires.
+            if let Err(e) = self.store.unlock_turn(key, &lock) {
+                tracing::debug!(error = %e, "turn lock not released: it expires");
             }
         }
         count(&decision);

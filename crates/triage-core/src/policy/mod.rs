@@ -33,7 +33,7 @@ pub use feedback::Feedback;
 pub use handoff::{HandoffService, TurnMeta};
 pub use reload::{now_ms, PolicyHandle, PolicyStatus, Reloaded};
 pub use rules::Policy;
-pub use store::{ConversationStore, MemoryStore, RedisStore, StoreError};
+pub use store::{ConversationStore, MemoryStore, RedisStore, StoreError, TurnLock};
 pub use turn::{Customer, ShownSuggestion, StoredTurn, TurnEmotion, TurnInput, TurnIntent};
 
 use std::path::PathBuf;

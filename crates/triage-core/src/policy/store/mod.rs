@@ -66,6 +66,14 @@ pub(crate) fn stored_size(turn: &StoredTurn) -> usize {
     serde_json::to_vec(turn).map_or(0, |j| j.len())
 }
 
+/// Proof that a turn holds its conversation's lock in a shared store
+/// ([`ConversationStore::lock_turn`]): the random token the store checks before the
+/// append (fencing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnLock {
+    pub token: String,
+}
+
 pub trait ConversationStore: Send + Sync {
     /// The conversation's turns, oldest first; empty when unknown or expired.
     fn turns(&self, id: &str, now_ms: u64) -> Result<Vec<StoredTurn>, StoreError>;
@@ -103,6 +111,35 @@ pub trait ConversationStore: Send + Sync {
     fn feedback(&self, id: &str, now_ms: u64) -> Result<Vec<Feedback>, StoreError> {
         let _ = (id, now_ms);
         Ok(Vec::new())
+    }
+
+    /// Takes `id`'s turn lock, so that replicas sharing the store decide the turns of one
+    /// conversation one at a time, each on the history of all before it. `Ok(None)`: the
+    /// store needs no lock of its own (in-process: the caller serialises turns per
+    /// conversation). The lock ends with [`append_locked`](Self::append_locked) or
+    /// [`unlock_turn`](Self::unlock_turn), else when it expires.
+    fn lock_turn(&self, id: &str) -> Result<Option<TurnLock>, StoreError> {
+        let _ = id;
+        Ok(None)
+    }
+
+    /// [`append`](Self::append) under the turn lock: refused (`Unavailable`) when the
+    /// lock is no longer the caller's; releases it.
+    fn append_locked(
+        &self,
+        id: &str,
+        turn: &StoredTurn,
+        now_ms: u64,
+        lock: Option<&TurnLock>,
+    ) -> Result<(), StoreError> {
+        let _ = lock;
+        self.append(id, turn, now_ms)
+    }
+
+    /// Releases a turn lock without appending (a turn that stores nothing).
+    fn unlock_turn(&self, id: &str, lock: &TurnLock) -> Result<(), StoreError> {
+        let _ = (id, lock);
+        Ok(())
     }
 
     /// `memory` or `redis`, for `/info` and logs.

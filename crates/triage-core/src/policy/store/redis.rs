@@ -11,6 +11,10 @@
 //! * `{prefix}:surge:{issue}`: a sorted set of customers (or conversation ids) scored by
 //!   time, trimmed to the surge window on every update.
 //!
+//! On a Redis Cluster (`redis+cluster://`, see [`conn`]) the id is a hash tag,
+//! `{prefix}:conv:{#id}` (braces included), so that a conversation's keys (and its turn lock, see [`lock`])
+//! share one slot.
+//!
 //! Those are the `default` tenant's keys (the layout before tenants existed). Another
 //! tenant's keys put `t:{tenant}:` after the prefix: `{prefix}:t:{tenant}:conv:{id}`,
 //! and so on, so that one tenant's data can be listed or deleted with one pattern.
@@ -20,11 +24,15 @@
 //! `redis_retry_ms` (a circuit breaker, so a dead Redis costs no latency), then tries one
 //! fresh connection, and is back as soon as Redis answers.
 
-use super::{ConversationStore, StoreError};
+mod conn;
+mod lock;
+
+use self::conn::{Conn, Topology};
+use super::{ConversationStore, StoreError, TurnLock};
 use crate::config::MemoryConfig;
 use crate::policy::feedback::{Feedback, MAX_FEEDBACK};
 use crate::policy::turn::StoredTurn;
-use redis::{Commands, Connection, RedisError, RedisResult};
+use redis::{Commands, RedisError, RedisResult};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -36,7 +44,13 @@ const MAX_IDLE: usize = 16;
 /// ARGV[2] turns, then drops the oldest while the list holds more than ARGV[4] bytes and
 /// more than one turn, and moves the expiry of the list and of the feedback list
 /// (KEYS[2]) to ARGV[3] ms. Returns the turns dropped for the byte budget.
+///
+/// With a third key, the conversation's turn lock ([`lock`]), the turn is appended only
+/// while the lock still holds the caller's token ARGV[5] (a fencing check: a caller whose
+/// lock expired must not append after a turn decided on a newer history), returning -1
+/// otherwise; the lock is released with the append.
 const APPEND: &str = r#"
+if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[5] then return -1 end
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 local turns = redis.call('LRANGE', KEYS[1], 0, -1)
@@ -51,12 +65,16 @@ end
 if drop > 0 then redis.call('LTRIM', KEYS[1], drop, -1) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if KEYS[3] then redis.call('DEL', KEYS[3]) end
 return drop
 "#;
 
 pub struct RedisStore {
-    client: redis::Client,
-    idle: Mutex<Vec<Connection>>,
+    topology: Topology,
+    /// Cluster: ids are hash tags ([`conn::tagged`]).
+    tagged: bool,
+    lock: lock::LockTimes,
+    idle: Mutex<Vec<Conn>>,
     /// While set and in the future, Redis counts as down and is not contacted.
     down_until: Mutex<Option<Instant>>,
     /// Whether the last attempt failed, to log each outage and recovery once.
@@ -70,20 +88,34 @@ pub struct RedisStore {
 }
 
 fn lost_connection(e: &RedisError) -> bool {
-    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal()
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        // A master demoted by a failover: reconnect (through Sentinel, to the new one).
+        || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
 }
 
 impl RedisStore {
     /// Checks the URL; does not connect (a replica may start while Redis is down).
     pub fn new(url: &str, c: &MemoryConfig) -> Result<Self, StoreError> {
-        let client =
-            redis::Client::open(url).map_err(|e| StoreError::Config(format!("redis_url: {e}")))?;
+        let timeout = Duration::from_millis(c.redis_timeout_ms.max(1));
+        let topology = Topology::open(url, timeout)
+            .map_err(|e| StoreError::Config(format!("redis_url: {e}")))?;
+        let tagged = topology.is_cluster();
+        if tagged && c.redis_prefix.contains(['{', '}']) {
+            return Err(StoreError::Config(
+                "memory.redis_prefix: no braces on a Redis Cluster (they would change the hash tag)".into(),
+            ));
+        }
         Ok(Self {
-            client,
+            topology,
+            tagged,
+            lock: lock::LockTimes::new(c),
             idle: Mutex::new(Vec::new()),
             down_until: Mutex::new(None),
             down: AtomicBool::new(false),
-            timeout: Duration::from_millis(c.redis_timeout_ms.max(1)),
+            timeout,
             retry: Duration::from_millis(c.redis_retry_ms),
             prefix: c.redis_prefix.clone(),
             ttl_ms: c.ttl_secs.saturating_mul(1000),
@@ -94,7 +126,15 @@ impl RedisStore {
 
     /// The Redis key of a [`super::scoped`] key of one `kind`.
     fn key(&self, kind: &str, scoped: &str) -> String {
-        match super::split(scoped) {
+        let (tenant, id) = super::split(scoped);
+        let tag;
+        let id = if self.tagged {
+            tag = conn::tagged(id);
+            tag.as_str()
+        } else {
+            id
+        };
+        match (tenant, id) {
             (None, id) => format!("{}:{kind}:{id}", self.prefix),
             (Some(tenant), id) => format!("{}:t:{tenant}:{kind}:{id}", self.prefix),
         }
@@ -112,14 +152,11 @@ impl RedisStore {
         self.key("surge", key)
     }
 
-    fn connect(&self) -> RedisResult<Connection> {
-        let conn = self.client.get_connection_with_timeout(self.timeout)?;
-        conn.set_read_timeout(Some(self.timeout))?;
-        conn.set_write_timeout(Some(self.timeout))?;
-        Ok(conn)
+    fn connect(&self) -> RedisResult<Conn> {
+        self.topology.connect(self.timeout)
     }
 
-    fn give_back(&self, conn: Connection) {
+    fn give_back(&self, conn: Conn) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(conn);
@@ -146,7 +183,7 @@ impl RedisStore {
 
     /// Runs `op` on a pooled connection, or a fresh one if the pooled one went stale
     /// (Redis restarted), honouring the circuit breaker.
-    fn run<T>(&self, op: impl Fn(&mut Connection) -> RedisResult<T>) -> Result<T, StoreError> {
+    fn run<T>(&self, op: impl Fn(&mut Conn) -> RedisResult<T>) -> Result<T, StoreError> {
         if let Some(until) = *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) {
             if Instant::now() < until {
                 return Err(StoreError::Unavailable(
@@ -296,6 +333,27 @@ impl ConversationStore for RedisStore {
                 .query(c)
         })?;
         Ok(n)
+    }
+
+    fn lock_turn(&self, id: &str) -> Result<Option<TurnLock>, StoreError> {
+        self.take_lock(id).map(Some)
+    }
+
+    fn append_locked(
+        &self,
+        id: &str,
+        turn: &StoredTurn,
+        now_ms: u64,
+        lock: Option<&TurnLock>,
+    ) -> Result<(), StoreError> {
+        match lock {
+            Some(lock) => self.append_fenced(id, turn, lock),
+            None => self.append(id, turn, now_ms),
+        }
+    }
+
+    fn unlock_turn(&self, id: &str, lock: &TurnLock) -> Result<(), StoreError> {
+        self.release_lock(id, lock)
     }
 
     fn kind(&self) -> &'static str {
