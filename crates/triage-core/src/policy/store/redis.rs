@@ -20,10 +20,14 @@
 //! `redis_retry_ms` (a circuit breaker, so a dead Redis costs no latency), then tries one
 //! fresh connection, and is back as soon as Redis answers.
 
+mod queue;
+
+use super::queue::QueueEntry;
 use super::{ConversationStore, StoreError};
 use crate::config::MemoryConfig;
 use crate::policy::feedback::{Feedback, MAX_FEEDBACK};
 use crate::policy::turn::StoredTurn;
+use crate::tenant::Tenant;
 use redis::{Commands, Connection, RedisError, RedisResult};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -67,6 +71,8 @@ pub struct RedisStore {
     ttl_ms: u64,
     max_turns: usize,
     max_bytes: usize,
+    /// Entries kept in a tenant's console index (`memory.max_conversations`).
+    max_conversations: usize,
 }
 
 fn lost_connection(e: &RedisError) -> bool {
@@ -89,6 +95,7 @@ impl RedisStore {
             ttl_ms: c.ttl_secs.saturating_mul(1000),
             max_turns: c.max_turns.max(1),
             max_bytes: c.max_conversation_bytes,
+            max_conversations: c.max_conversations.max(1),
         })
     }
 
@@ -296,6 +303,29 @@ impl ConversationStore for RedisStore {
                 .query(c)
         })?;
         Ok(n)
+    }
+
+    // The console's index lives in redis/queue.rs.
+    fn note_latest(
+        &self,
+        tenant: &Tenant,
+        entry: &QueueEntry,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.console_note(tenant, entry, now_ms)
+    }
+
+    fn latest(
+        &self,
+        tenant: &Tenant,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        self.console_latest(tenant, limit, now_ms)
+    }
+
+    fn stamp(&self, tenant: &Tenant) -> Result<u64, StoreError> {
+        self.console_stamp(tenant)
     }
 
     fn kind(&self) -> &'static str {
