@@ -89,11 +89,11 @@ def main():
     try:
         d.get(base + "/console")
         d.execute_script("window.__sameDocument = 'yes'")
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#queue li")) == 2)
-        ids = [li.get_attribute("data-id") for li in d.find_elements(By.CSS_SELECTOR, "#queue li")]
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#queue li.item")) == 2)
+        ids = [li.get_attribute("data-id") for li in d.find_elements(By.CSS_SELECTOR, "#queue li.item")]
         check(ids == ["angry-vip", "human"], f"queue shows the two handed off, VIP first: {ids}")
         first = d.find_element(By.CSS_SELECTOR, "#queue li")
-        check("VIP" in first.text and "customer_tier" in first.text or "negative_emotion" in first.text,
+        check("VIP" in first.text and ("customer_tier" in first.text or "negative_emotion" in first.text),
               f"the queue entry shows the VIP badge and reason codes: {first.text!r}")
 
         # Open it with the keyboard: j/k to move, Enter to open.
@@ -132,13 +132,14 @@ def main():
               f"accepting a suggestion is in GET /v1/conversations/{{id}}: {fb}")
         check(any(f.get("corrected_intent") == other for f in fb), f"the corrected intent is too: {fb}")
 
+        if a.screenshot:
+            d.execute_script("document.getElementById('assist-pane').scrollTop = 0")
+            d.save_screenshot(a.screenshot)
+            print("screenshot:", a.screenshot)
+
         # Copy to reply.
         body.send_keys("c")
         check(d.find_element(By.ID, "reply").get_attribute("value").strip() != "", "copy-to-reply fills the reply")
-
-        if a.screenshot:
-            d.save_screenshot(a.screenshot)
-            print("screenshot:", a.screenshot)
 
         # A new turn appears without a reload.
         classify(base, "and nobody answers my emails either", "angry-vip", {"id": "u-1", "tier": "vip"})
@@ -187,7 +188,7 @@ def main():
                 const decoded = nav.decodedBodySize + res.reduce((a, r) => a + r.decodedBodySize, 0);
                 return {load: nav.loadEventEnd - nav.startTime,
                         ready: performance.getEntriesByName('console-ready')[0].startTime,
-                        bytes, decoded, items: document.querySelectorAll('#queue li').length,
+                        bytes, decoded, items: document.querySelectorAll('#queue li.item').length,
                         waiting: Number(document.getElementById('queue-count').textContent),
                         resources: res.map(r => r.name.replace(location.origin, '') + ' ' + r.transferSize)};
             """)
@@ -197,6 +198,12 @@ def main():
                   f"{m['load']:.0f} ms, queue on screen {m['ready']:.0f} ms; "
                   f"{m['items']} of {m['waiting']} waiting shown; {m['resources']}")
         worst = max(loads, key=lambda m: m["decoded"])
+        fetches = [r for r in worst["resources"] if "/console/api/queue" in r]
+        check(len(fetches) == 1, f"the queue is fetched once on first load: {fetches}")
+        # "Show more" lists the next 50.
+        d.find_element(By.ID, "more").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#queue li.item")) == 100)
+        check(True, "show more lists the next 50")
         check(worst["waiting"] >= 600, f"the queue holds the seeded handoffs: {worst['waiting']}")
         check(worst["decoded"] < MAX_FIRST_LOAD and worst["bytes"] < MAX_FIRST_LOAD,
               f"first load under 200 KB with 1,000 conversations: {worst['decoded']} bytes")

@@ -15,6 +15,7 @@ const S = {
   clockSkew: 0, // server now - local now, ms
   view: "queue",
   stamp: null,
+  limit: 50, // conversations fetched; "Show more" adds 50
 };
 
 const $ = (id) => document.getElementById(id);
@@ -97,8 +98,10 @@ const serverNow = () => Date.now() + S.clockSkew;
 // ---------------------------------------------------------------- queue
 
 async function loadQueue() {
-  const q = await api("/console/api/queue?limit=100");
+  const q = await api("/console/api/queue?limit=" + S.limit);
   S.clockSkew = q.now_ms - Date.now();
+  // The events stream announces this stamp too: no second fetch for it.
+  S.stamp = String(q.stamp);
   const selectedId = S.queue[S.sel] && S.queue[S.sel].conversation_id;
   S.queue = q.conversations;
   const keep = S.queue.findIndex((c) => c.conversation_id === selectedId);
@@ -150,6 +153,14 @@ function renderQueue(total) {
     );
     list.append(item);
   });
+  if (total > S.queue.length && S.limit < 1000) {
+    const more = el("button", { type: "button", id: "more", text: "Show more (" + (total - S.queue.length) + " not shown)" });
+    more.addEventListener("click", () => {
+      S.limit = Math.min(1000, S.limit + 50);
+      refresh();
+    });
+    list.append(el("li", { class: "more" }, more));
+  }
 }
 
 function tickWaits() {
@@ -547,8 +558,11 @@ function start() {
   $("correct").addEventListener("click", () => sendCorrection().catch((e) => showError(e.message)));
   loadLabels().catch((e) => showError(e.message));
   // "console-ready": the queue is on screen (the browser test reports its time).
-  refresh().then(() => performance.mark("console-ready"));
-  listen();
+  // Events start once the queue is in: their first stamp is then the one just read.
+  refresh().then(() => {
+    performance.mark("console-ready");
+    listen();
+  });
   setInterval(tickWaits, 1000);
 }
 
