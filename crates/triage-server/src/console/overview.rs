@@ -121,7 +121,7 @@ pub fn summarise(entries: &[QueueEntry], now_ms: u64) -> Overview {
             series,
         })
         .collect();
-    surges.sort_by(|a, b| b.count.cmp(&a.count));
+    surges.sort_by_key(|s| std::cmp::Reverse(s.count));
     Overview {
         now_ms,
         window_ms: WINDOW_MS,

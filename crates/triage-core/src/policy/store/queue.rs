@@ -180,7 +180,7 @@ impl MemoryQueue {
             .filter(|e| e.last_at_ms > cutoff)
             .cloned()
             .collect();
-        out.sort_by(|a, b| b.last_at_ms.cmp(&a.last_at_ms));
+        out.sort_by_key(|e| std::cmp::Reverse(e.last_at_ms));
         out.truncate(limit);
         out
     }
