@@ -139,3 +139,69 @@ pub fn summarise(entries: &[QueueEntry], now_ms: u64) -> Overview {
         surges,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use triage_core::policy::{Decision, Priority, Reason, Severity};
+
+    fn entry(id: &str, at: u64, action: Action, surge: bool) -> QueueEntry {
+        let mut reasons = vec![];
+        if surge {
+            reasons.push(Reason {
+                code: ReasonCode::Surge,
+                detail: String::new(),
+            });
+        }
+        QueueEntry {
+            conversation_id: id.into(),
+            first_at_ms: at,
+            last_at_ms: at,
+            turns: 1,
+            waiting_since_ms: None,
+            customer: None,
+            channel: "chat".into(),
+            lang: "en".into(),
+            intent: None,
+            emotion: None,
+            handoff: Decision {
+                action,
+                priority: Priority::Normal,
+                severity: Severity::Basic,
+                response_time_secs: 60,
+                skill_group: "general".into(),
+                reasons,
+                issue_type: Some("outage".into()),
+                shadow: None,
+            },
+            preview: None,
+        }
+    }
+
+    #[test]
+    fn the_last_hour_in_five_minute_buckets() {
+        let now = 10 * WINDOW_MS;
+        let entries = [
+            entry("old", now - WINDOW_MS, Action::Handoff, true),
+            entry("a", now - WINDOW_MS + 1, Action::Bot, false),
+            entry("b", now - 1, Action::Handoff, true),
+            entry("c", now, Action::Handoff, true),
+        ];
+        let o = summarise(&entries, now);
+        assert_eq!(o.conversations, 3, "the hour-old one is out");
+        assert_eq!(o.series["bot"][0], 1);
+        assert_eq!(o.series["handoff"][BUCKETS - 1], 2);
+        assert!((o.containment - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(o.surges.len(), 1);
+        assert_eq!(o.surges[0].issue_type, "outage");
+        assert_eq!(o.surges[0].count, 2);
+        assert_eq!(
+            o.reasons,
+            [Count {
+                name: "surge".into(),
+                count: 2
+            }]
+        );
+        assert_eq!(summarise(&[], now).containment, 0.0);
+    }
+}

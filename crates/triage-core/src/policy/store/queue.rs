@@ -26,7 +26,7 @@ pub struct QueueEntry {
     pub first_at_ms: u64,
     /// The newest turn's time (Unix ms).
     pub last_at_ms: u64,
-    /// Turns kept (at most `memory.max_turns`).
+    /// Turns of the conversation with this one: those kept before it, plus it.
     pub turns: usize,
     /// Since when the conversation has been waiting for a person: the first of the
     /// newest run of turns the policy did not let the bot answer; `None` while the bot
@@ -187,5 +187,60 @@ impl MemoryQueue {
 
     pub fn stamp(&self, tenant: &Tenant) -> u64 {
         self.tenants.get(tenant.name()).map_or(0, |q| q.stamp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::decision::{Priority, Severity};
+
+    fn turn(at_ms: u64, action: Action) -> StoredTurn {
+        StoredTurn {
+            at_ms,
+            text: Some("x".repeat(PREVIEW_CHARS + 10)),
+            channel: "chat".into(),
+            lang: "en".into(),
+            customer: (at_ms == 1).then(|| Customer {
+                id: Some("u".into()),
+                tier: Some("Vip".into()),
+            }),
+            intent: None,
+            emotion: None,
+            negativity: 0.0,
+            handoff: Decision {
+                action,
+                priority: Priority::Normal,
+                severity: Severity::Basic,
+                response_time_secs: 60,
+                skill_group: "general".into(),
+                reasons: vec![],
+                issue_type: None,
+                shadow: None,
+            },
+            suggestions_shown: vec![],
+            model: None,
+        }
+    }
+
+    /// Waiting starts at the first turn of the newest run the bot did not answer; the
+    /// customer given earlier is kept; the preview is cut.
+    #[test]
+    fn waiting_since_the_newest_run_of_turns_for_a_person() {
+        let history = [
+            turn(1, Action::Handoff),
+            turn(2, Action::Bot),
+            turn(3, Action::Clarify),
+        ];
+        let e = QueueEntry::new("c", &history, &turn(4, Action::Handoff));
+        assert_eq!(e.waiting_since_ms, Some(3));
+        assert_eq!((e.first_at_ms, e.last_at_ms, e.turns), (1, 4, 4));
+        assert!(e.needs_agent() && e.is_vip());
+        assert_eq!(e.preview.unwrap().chars().count(), PREVIEW_CHARS);
+        let e = QueueEntry::new("c", &history, &turn(4, Action::Bot));
+        assert_eq!(e.waiting_since_ms, None);
+        assert!(!e.needs_agent());
+        let e = QueueEntry::new("c", &[], &turn(5, Action::Clarify));
+        assert_eq!(e.waiting_since_ms, Some(5));
     }
 }
