@@ -374,8 +374,15 @@ fn redis_keys_are_per_tenant_and_the_default_tenant_keeps_the_old_layout() {
     assert_eq!(
         keys,
         [
+            // The agent console's index (store/redis/queue.rs), hash-tagged per tenant.
+            "t9:console:{default}:entries",
+            "t9:console:{default}:recent",
+            "t9:console:{default}:stamp",
             "t9:conv:c",
             "t9:surge:track_order",
+            "t9:t:acme:console:{acme}:entries",
+            "t9:t:acme:console:{acme}:recent",
+            "t9:t:acme:console:{acme}:stamp",
             "t9:t:acme:conv:c",
             "t9:t:acme:surge:track_order"
         ]

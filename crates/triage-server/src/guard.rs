@@ -38,6 +38,10 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     };
     let principal = match auth.authenticate(req.headers()) {
         Ok(p) => p,
+        // A browser opening the console without a key goes to its sign-in page.
+        Err(_) if route == "/console" => {
+            return axum::response::Redirect::to("/console/login").into_response()
+        }
         Err(e) => return ApiError(e).into_response(),
     };
     // Only what the audit line needs is kept across the handler's await (the request

@@ -10,6 +10,7 @@ mod admin;
 pub mod auth;
 mod classify;
 mod compat;
+mod console;
 mod conversations;
 mod docs;
 mod embed;
@@ -82,6 +83,15 @@ pub fn router(state: AppState) -> Router {
             "/integrations/dialogflow-cx",
             post(compat::dialogflow::webhook),
         )
+        // The agent console (console/): the page and its JSON and event routes.
+        .route("/console", get(console::page::html))
+        .route("/console/app.js", get(console::page::js))
+        .route("/console/app.css", get(console::page::css))
+        .route("/console/login", get(console::page::login))
+        .route("/console/login.js", get(console::page::login_js))
+        .route("/console/api/queue", get(console::queue::queue))
+        .route("/console/api/overview", get(console::overview::overview))
+        .route("/console/api/events", get(console::events::events))
         .route("/info", get(info::info))
         .route("/metrics", get(metrics::render))
         .route("/docs", get(docs::page))

@@ -35,7 +35,7 @@ use super::context::ConversationContext;
 use super::feedback::Feedback;
 use super::reload::PolicyHandle;
 use super::rules::Policy;
-use super::store::{self, ConversationStore, StoreError};
+use super::store::{self, ConversationStore, QueueEntry, StoreError};
 use super::turn::{ShownSuggestion, StoredTurn, TurnInput};
 use super::{Action, Decision, PolicyError, Reason, ReasonCode};
 use crate::config::{Config, MemoryConfig, StoreText, DEFAULT_POLICY};
@@ -193,6 +193,13 @@ impl HandoffService {
                     code: ReasonCode::MemoryUnavailable,
                     detail: "conversation store unreachable: turn not kept".into(),
                 });
+            } else if let Some(id) = meta.conversation_id.as_deref() {
+                // The console's queue: the turn is kept, so its conversation is listed.
+                // A failure here costs the agent's queue a refresh, not the message.
+                let entry = QueueEntry::new(id, &history, &stored);
+                if let Err(e) = self.store.note_latest(tenant, &entry, now_ms) {
+                    note_unavailable(&e);
+                }
             }
         }
         if let (Some(key), Some(lock)) = (key.as_deref(), lock) {
@@ -277,6 +284,21 @@ impl HandoffService {
             Some(key) => self.store.turns(&key, now_ms),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// `tenant`'s conversations (the console's index), newest first, at most `limit`.
+    pub fn latest(
+        &self,
+        tenant: &Tenant,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        self.store.latest(tenant, limit, now_ms)
+    }
+
+    /// Changes whenever `tenant`'s console index does ([`ConversationStore::stamp`]).
+    pub fn stamp(&self, tenant: &Tenant) -> Result<u64, StoreError> {
+        self.store.stamp(tenant)
     }
 
     /// Keeps feedback with `tenant`'s conversation `id`; `Ok(false)` when that tenant has

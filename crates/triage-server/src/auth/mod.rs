@@ -1,5 +1,6 @@
 //! Who is calling, and what they may do: API keys sent as `Authorization: Bearer <key>`
-//! ([`keys`]), the role each route needs ([`roles`]), and the audit log ([`audit`]).
+//! (or, from the agent console in a browser, as the `triage_key` cookie: see
+//! `console_cookie`) ([`keys`]), the role each route needs ([`roles`]), and the audit log ([`audit`]).
 //! The middleware that applies them is `guard` (beside this module, since it works on
 //! the application state, which holds this one).
 //!
@@ -138,7 +139,7 @@ impl Auth {
             Mode::Open => return Ok(Principal::anonymous()),
             Mode::Keys(ring) => ring,
         };
-        let Some(key) = bearer(headers) else {
+        let Some(key) = bearer(headers).or_else(|| console_cookie(headers)) else {
             return Err(TriageError::Unauthorized(
                 "an API key is required: send the header Authorization: Bearer <key>".into(),
             ));
@@ -190,6 +191,26 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
+
+/// The key a browser sends for the agent console: the [`CONSOLE_COOKIE`] cookie, which
+/// the console's sign-in page (`/console/login`) sets with `SameSite=Strict`, since a
+/// page opened from the address bar cannot send an `Authorization` header. Another
+/// site's page cannot use it: a strict cookie is not sent with its requests, CORS never
+/// allows credentials, and JSON bodies need `content-type: application/json`.
+fn console_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == CONSOLE_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// The cookie that carries an agent's key for the console (see [`console_cookie`]).
+pub const CONSOLE_COOKIE: &str = "triage_key";
 
 /// CORS for the configured origins; none configured, no layer: browsers then refuse
 /// to let another site's page read any answer, and JSON bodies (which need a preflight)
@@ -245,6 +266,23 @@ mod tests {
         assert_eq!(bearer(&with("Basic abc")), None);
         assert_eq!(bearer(&with("Bearer ")), None);
         assert_eq!(bearer(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_console_cookie_carries_a_key_for_browsers() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::COOKIE, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert_eq!(console_cookie(&with("triage_key=tk_1")), Some("tk_1"));
+        assert_eq!(
+            console_cookie(&with("a=b; triage_key=tk_2 ; c=d")),
+            Some("tk_2")
+        );
+        assert_eq!(console_cookie(&with("xtriage_key=tk_3")), None);
+        assert_eq!(console_cookie(&with("triage_key=")), None);
+        assert_eq!(console_cookie(&HeaderMap::new()), None);
     }
 
     #[test]

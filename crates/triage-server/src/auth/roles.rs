@@ -3,9 +3,9 @@
 //!
 //! | role | may call |
 //! |---|---|
-//! | (none) | `/health`, `/ready`, `/livez`, `/readyz`, `/docs`, `/openapi.json` |
+//! | (none) | `/health`, `/ready`, `/livez`, `/readyz`, `/docs`, `/openapi.json`, `/console/login` (and its `login.js`) |
 //! | `client` | `/v1/classify`, `/v1/embed`, `/v1/suggest`, `/info`, and the compatibility routes (`/predict`, `/embed`, `/rerank`, `/tokenize`, `/v1/embeddings`, `/model/parse`, `/integrations/dialogflow-cx`) |
-//! | `agent` | client's, plus `/v1/conversations/{id}`, `/v1/feedback` (and the console) |
+//! | `agent` | client's, plus `/v1/conversations/{id}`, `/v1/feedback`, and the console (`/console`, its `app.js` and `app.css`, `/console/api/*`) |
 //! | `admin` | agent's, plus `/admin/*` and `/metrics` (unless `auth.public_metrics`) |
 //!
 //! Probes and the API description stay open: a load balancer or orchestrator has no
@@ -67,6 +67,8 @@ pub enum Access {
 pub fn required(route: &str, public_metrics: bool) -> Access {
     match route {
         "/health" | "/ready" | "/livez" | "/readyz" | "/docs" | "/openapi.json" => Access::Open,
+        // The console's sign-in page: a form that keeps the key in a cookie; no data.
+        "/console/login" | "/console/login.js" => Access::Open,
         "/metrics" if public_metrics => Access::Open,
         "/v1/classify" | "/v1/embed" | "/v1/suggest" | "/info" => Access::Needs(Role::Client),
         // Other servers' APIs (compat/): what a bot platform or an embedding client calls.
@@ -77,7 +79,14 @@ pub fn required(route: &str, public_metrics: bool) -> Access {
         | "/v1/embeddings"
         | "/model/parse"
         | "/integrations/dialogflow-cx" => Access::Needs(Role::Client),
-        "/v1/conversations/{id}" | "/v1/feedback" | "/console" => Access::Needs(Role::Agent),
+        "/v1/conversations/{id}" | "/v1/feedback" => Access::Needs(Role::Agent),
+        // The agent console (console/): the page, its files, its data and events.
+        "/console"
+        | "/console/app.js"
+        | "/console/app.css"
+        | "/console/api/queue"
+        | "/console/api/overview"
+        | "/console/api/events" => Access::Needs(Role::Agent),
         _ => Access::Needs(Role::Admin),
     }
 }
@@ -102,6 +111,24 @@ mod tests {
         assert_eq!(required("/readyz", false), Access::Open);
         assert_eq!(required("/predict", false), Access::Needs(Role::Client));
         assert_eq!(required("/model/parse", false), Access::Needs(Role::Client));
+        for console in [
+            "/console",
+            "/console/app.js",
+            "/console/app.css",
+            "/console/api/queue",
+            "/console/api/overview",
+            "/console/api/events",
+        ] {
+            assert_eq!(
+                required(console, false),
+                Access::Needs(Role::Agent),
+                "{console}"
+            );
+        }
+        assert_eq!(
+            required("/console/api/other", false),
+            Access::Needs(Role::Admin)
+        );
         assert_eq!("agent".parse::<Role>(), Ok(Role::Agent));
         assert!("root".parse::<Role>().is_err());
     }

@@ -1,10 +1,12 @@
 //! The in-process store: one replica's conversations in a map, expired lazily on access
 //! and swept every so often so that a long-running server does not grow without bound.
 
+use super::queue::{MemoryQueue, QueueEntry};
 use super::{ConversationStore, StoreError};
 use crate::config::MemoryConfig;
 use crate::policy::feedback::{Feedback, MAX_FEEDBACK};
 use crate::policy::turn::StoredTurn;
+use crate::tenant::Tenant;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
@@ -30,6 +32,8 @@ struct State {
 
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// The console's index: its own lock, so listing the queue never holds up a turn.
+    queue: Mutex<MemoryQueue>,
     ttl_ms: u64,
     max_turns: usize,
     max_conversations: usize,
@@ -40,6 +44,7 @@ impl MemoryStore {
     pub fn new(c: &MemoryConfig) -> Self {
         Self {
             state: Mutex::new(State::default()),
+            queue: Mutex::new(MemoryQueue::default()),
             ttl_ms: c.ttl_secs.saturating_mul(1000),
             max_turns: c.max_turns.max(1),
             max_conversations: c.max_conversations.max(1),
@@ -51,6 +56,10 @@ impl MemoryStore {
         // A panic while holding the lock cannot leave the map half-updated in a way
         // that matters more than losing memory altogether: keep serving.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, MemoryQueue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Conversations currently held (expired ones may still count until swept).
@@ -173,6 +182,31 @@ impl ConversationStore for MemoryStore {
         let since = now_ms.saturating_sub(window_ms);
         members.retain(|_, at| *at >= since);
         Ok(members.len())
+    }
+
+    fn note_latest(
+        &self,
+        tenant: &Tenant,
+        entry: &QueueEntry,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let max = self.max_conversations;
+        self.lock_queue()
+            .note(tenant, entry, now_ms, self.ttl_ms, max);
+        Ok(())
+    }
+
+    fn latest(
+        &self,
+        tenant: &Tenant,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        Ok(self.lock_queue().latest(tenant, limit, now_ms, self.ttl_ms))
+    }
+
+    fn stamp(&self, tenant: &Tenant) -> Result<u64, StoreError> {
+        Ok(self.lock_queue().stamp(tenant))
     }
 
     fn kind(&self) -> &'static str {

@@ -11,9 +11,11 @@
 //! customers. The `default` tenant's keys are the bare ids, as they were before tenants.
 
 mod memory;
+pub mod queue;
 mod redis;
 
 pub use self::memory::MemoryStore;
+pub use self::queue::QueueEntry;
 pub use self::redis::RedisStore;
 
 use super::feedback::Feedback;
@@ -140,6 +142,43 @@ pub trait ConversationStore: Send + Sync {
     fn unlock_turn(&self, id: &str, lock: &TurnLock) -> Result<(), StoreError> {
         let _ = (id, lock);
         Ok(())
+    }
+
+    /// Keeps `entry` as the newest state of its conversation in `tenant`'s console
+    /// index ([`queue`]) and changes the tenant's [`stamp`](Self::stamp). Entries live
+    /// as long as the conversation's turns (`memory.ttl_secs` after the newest).
+    ///
+    /// The default keeps nothing and says so, like [`add_feedback`](Self::add_feedback).
+    fn note_latest(
+        &self,
+        tenant: &Tenant,
+        entry: &QueueEntry,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let _ = (tenant, entry, now_ms);
+        Err(StoreError::Unavailable(format!(
+            "the {} store keeps no console index",
+            self.kind()
+        )))
+    }
+
+    /// `tenant`'s indexed conversations that have not expired, newest first, at most
+    /// `limit` of them.
+    fn latest(
+        &self,
+        tenant: &Tenant,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        let _ = (tenant, limit, now_ms);
+        Ok(Vec::new())
+    }
+
+    /// A number that changes whenever `tenant`'s index does (0 before any entry): one
+    /// cheap read tells the console whether to fetch the queue again.
+    fn stamp(&self, tenant: &Tenant) -> Result<u64, StoreError> {
+        let _ = tenant;
+        Ok(0)
     }
 
     /// `memory` or `redis`, for `/info` and logs.

@@ -26,12 +26,15 @@
 
 mod conn;
 mod lock;
+mod queue;
 
 use self::conn::{Conn, Topology};
+use super::queue::QueueEntry;
 use super::{ConversationStore, StoreError, TurnLock};
 use crate::config::MemoryConfig;
 use crate::policy::feedback::{Feedback, MAX_FEEDBACK};
 use crate::policy::turn::StoredTurn;
+use crate::tenant::Tenant;
 use redis::{Commands, RedisError, RedisResult};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -85,6 +88,8 @@ pub struct RedisStore {
     ttl_ms: u64,
     max_turns: usize,
     max_bytes: usize,
+    /// Entries kept in a tenant's console index (`memory.max_conversations`).
+    max_conversations: usize,
 }
 
 fn lost_connection(e: &RedisError) -> bool {
@@ -121,6 +126,7 @@ impl RedisStore {
             ttl_ms: c.ttl_secs.saturating_mul(1000),
             max_turns: c.max_turns.max(1),
             max_bytes: c.max_conversation_bytes,
+            max_conversations: c.max_conversations.max(1),
         })
     }
 
@@ -354,6 +360,29 @@ impl ConversationStore for RedisStore {
 
     fn unlock_turn(&self, id: &str, lock: &TurnLock) -> Result<(), StoreError> {
         self.release_lock(id, lock)
+    }
+
+    // The console's index lives in redis/queue.rs.
+    fn note_latest(
+        &self,
+        tenant: &Tenant,
+        entry: &QueueEntry,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.console_note(tenant, entry, now_ms)
+    }
+
+    fn latest(
+        &self,
+        tenant: &Tenant,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        self.console_latest(tenant, limit, now_ms)
+    }
+
+    fn stamp(&self, tenant: &Tenant) -> Result<u64, StoreError> {
+        self.console_stamp(tenant)
     }
 
     fn kind(&self) -> &'static str {
