@@ -373,6 +373,16 @@ fn index_contract(store: &dyn ConversationStore) {
         )
         .unwrap();
     assert!(store.stamp(&acme).unwrap() > s1);
+    // A state noted late (a slow replica's older turn) does not hide the newer one.
+    let s2 = store.stamp(&acme).unwrap();
+    store
+        .note_latest(
+            &acme,
+            &entry("a", now - 5, Action::Handoff, Priority::Urgent, None),
+            now,
+        )
+        .unwrap();
+    assert_eq!(store.stamp(&acme).unwrap(), s2, "nothing changed");
     let ids = |v: &[QueueEntry]| {
         v.iter()
             .map(|e| e.conversation_id.clone())

@@ -11,33 +11,10 @@ use redis_util::RedisServer;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use triage_core::config::MemoryConfig;
-use triage_core::policy::{
-    Action, ConversationStore, Decision, Priority, RedisStore, Severity, StoreError, StoredTurn,
-};
+use triage_core::policy::{ConversationStore, RedisStore, StoreError, StoredTurn};
 
 fn stored(at: u64, text: &str) -> StoredTurn {
-    StoredTurn {
-        at_ms: at,
-        text: Some(text.into()),
-        channel: "chat".into(),
-        lang: "en".into(),
-        customer: None,
-        intent: None,
-        emotion: None,
-        negativity: 0.1,
-        handoff: Decision {
-            action: Action::Bot,
-            priority: Priority::Normal,
-            severity: Severity::Basic,
-            response_time_secs: 120,
-            skill_group: "general".into(),
-            reasons: vec![],
-            issue_type: None,
-            shadow: None,
-        },
-        suggestions_shown: vec![],
-        model: None,
-    }
+    common::stored_turn(at, text)
 }
 
 #[test]

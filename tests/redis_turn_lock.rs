@@ -4,6 +4,7 @@
 //! long as configured, and on a Redis Cluster node every key of a conversation shares a
 //! hash slot (Redis refuses a script whose keys do not: CROSSSLOT).
 
+mod common;
 mod redis_util;
 
 use redis_util::{free_port, RedisServer};
@@ -11,34 +12,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use triage_core::config::MemoryConfig;
-use triage_core::policy::{
-    Action, ConversationStore, Decision, Feedback, Priority, RedisStore, Severity, StoreError,
-    StoredTurn,
-};
+use triage_core::policy::{ConversationStore, Feedback, RedisStore, StoreError, StoredTurn};
 
 fn stored(text: &str) -> StoredTurn {
-    StoredTurn {
-        at_ms: 1,
-        text: Some(text.into()),
-        channel: "chat".into(),
-        lang: "en".into(),
-        customer: None,
-        intent: None,
-        emotion: None,
-        negativity: 0.1,
-        handoff: Decision {
-            action: Action::Bot,
-            priority: Priority::Normal,
-            severity: Severity::Basic,
-            response_time_secs: 120,
-            skill_group: "general".into(),
-            reasons: vec![],
-            issue_type: None,
-            shadow: None,
-        },
-        suggestions_shown: vec![],
-        model: None,
-    }
+    common::stored_turn(1, text)
 }
 
 fn texts(store: &dyn ConversationStore, id: &str) -> Vec<String> {

@@ -22,6 +22,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
 }
 
 use triage_core::config::Config;
+use triage_core::policy::{Action, Decision, Priority, Severity, StoredTurn};
 use triage_server as server;
 use triage_server::AppState;
 
@@ -257,4 +258,31 @@ pub fn post_oversized(addr: &str, path: &str, len: usize) -> (u16, String) {
         .unwrap_or(0);
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status, body)
+}
+
+/// A stored turn of the bot's, as the store tests append: `text` at `at_ms`, no model
+/// output, the default decision.
+pub fn stored_turn(at_ms: u64, text: &str) -> StoredTurn {
+    StoredTurn {
+        at_ms,
+        text: Some(text.into()),
+        channel: "chat".into(),
+        lang: "en".into(),
+        customer: None,
+        intent: None,
+        emotion: None,
+        negativity: 0.1,
+        handoff: Decision {
+            action: Action::Bot,
+            priority: Priority::Normal,
+            severity: Severity::Basic,
+            response_time_secs: 120,
+            skill_group: "general".into(),
+            reasons: vec![],
+            issue_type: None,
+            shadow: None,
+        },
+        suggestions_shown: vec![],
+        model: None,
+    }
 }

@@ -130,8 +130,9 @@ struct TenantQueue {
 }
 
 impl MemoryQueue {
-    /// Keeps `entry` as the tenant's newest state of its conversation; drops entries
-    /// older than `ttl_ms` and, over `max` entries, the least recent.
+    /// Keeps `entry` as the tenant's newest state of its conversation (unless a newer one
+    /// is kept already); drops entries older than `ttl_ms` and, over `max` entries, the
+    /// least recent.
     pub fn note(
         &mut self,
         tenant: &Tenant,
@@ -141,6 +142,12 @@ impl MemoryQueue {
         max: usize,
     ) {
         let q = self.tenants.entry(tenant.name().to_string()).or_default();
+        // A turn noted late (its replica was slow) must not hide a newer one.
+        if let Some(cur) = q.entries.get(&entry.conversation_id) {
+            if cur.last_at_ms > entry.last_at_ms {
+                return;
+            }
+        }
         q.stamp += 1;
         q.entries
             .insert(entry.conversation_id.clone(), entry.clone());

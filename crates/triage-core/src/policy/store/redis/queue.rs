@@ -17,8 +17,14 @@ use crate::tenant::Tenant;
 
 /// KEYS: recent (zset), entries (hash), stamp. ARGV: id, JSON, score (ms), cutoff (ms,
 /// exclusive: older entries go), the most entries kept, the TTL (ms) of the three keys
-/// (an idle tenant's index goes with its conversations). Returns the new stamp.
+/// (an idle tenant's index goes with its conversations). Returns the new stamp. An entry
+/// older than the one kept changes nothing: replicas note a turn after releasing the
+/// conversation's lock, so a slow one may note turn n after another noted turn n+1.
 const NOTE: &str = r#"
+local cur = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if cur and tonumber(cur) > tonumber(ARGV[3]) then
+  return tonumber(redis.call('GET', KEYS[3])) or 0
+end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])
