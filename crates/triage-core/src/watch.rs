@@ -7,9 +7,11 @@
 //! their own thread, channel and shutdown; now they share how a watch starts, how it
 //! stops, and what happens when the thread cannot be started.
 
+use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Starts a thread named `name` that runs `first` once, then `check` every `interval`
 /// until `check` returns false or the [`Watcher`] stops it. With a zero interval the
@@ -43,6 +45,95 @@ pub fn spawn(
         stop: Some(stop),
         thread: Some(thread),
     })
+}
+
+/// Like [`spawn`], for a check on something shared: the thread holds only a weak
+/// reference to `target` and ends once the last strong one is dropped. An error to
+/// start the thread is logged with `what` (what the user loses) and the watch left out.
+pub fn spawn_weak<T: Send + Sync + 'static>(
+    name: &str,
+    interval: Duration,
+    target: &Arc<T>,
+    check: fn(&T),
+    what: &str,
+) {
+    let weak: Weak<T> = Arc::downgrade(target);
+    let step = move || match weak.upgrade() {
+        Some(t) => {
+            check(&t);
+            true
+        }
+        None => false,
+    };
+    match spawn(name, interval, || {}, step) {
+        Ok(w) => w.detach(),
+        Err(e) => tracing::warn!(error = %e, "cannot start {name}: {what}"),
+    }
+}
+
+/// A file's modification time and size: what a polled watch compares between checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+}
+
+impl Stamp {
+    /// The stamp of `path`; `None` when it cannot be read (missing, no permission).
+    pub fn of(path: &Path) -> Option<Self> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(Self {
+            modified: m.modified().ok(),
+            len: m.len(),
+        })
+    }
+}
+
+/// When a polled file is due for a re-read: its stamp has changed from the one last read
+/// and then held still for one more check, so that a file being written is not read half
+/// way (an editor's save, `fs::write`'s truncate-then-write). The hot-reloaded policy and
+/// API keys files share it.
+#[derive(Debug, Default)]
+pub struct Settle {
+    /// The stamp when the file was last read: a file unchanged since is not read again,
+    /// so an invalid one is reported once.
+    seen: Mutex<Option<Stamp>>,
+    /// A changed stamp waiting to be seen again, unchanged.
+    pending: Mutex<Option<Stamp>>,
+}
+
+impl Settle {
+    /// Starts from `path` as it is now (just read by the caller).
+    pub fn new(path: &Path) -> Self {
+        Self {
+            seen: Mutex::new(Stamp::of(path)),
+            pending: Mutex::new(None),
+        }
+    }
+
+    /// Notes that `path` is being read now, whoever asked (the watch or a request).
+    pub fn reading(&self, path: &Path) {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Stamp::of(path);
+    }
+
+    /// One check: whether to read `path` now. A file that disappeared is due (once)
+    /// only when `report_missing`.
+    pub fn due(&self, path: &Path, report_missing: bool) -> bool {
+        let now = Stamp::of(path);
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if now == seen {
+            *pending = None;
+            return false;
+        }
+        if (now.is_some() || report_missing) && *pending == now {
+            *pending = None;
+            true
+        } else {
+            *pending = now;
+            false
+        }
+    }
 }
 
 /// A running watch. Dropping it stops the thread and waits for it (a check under way
@@ -102,6 +193,39 @@ impl Drop for Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_changed_file_is_due_once_it_holds_still() {
+        let dir = std::env::temp_dir().join(format!("triage-settle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("x.toml");
+        std::fs::write(&f, "a").unwrap();
+        let s = Settle::new(&f);
+        assert!(!s.due(&f, true), "unchanged");
+        std::fs::write(&f, "abc").unwrap();
+        assert!(!s.due(&f, true), "changed: wait one check");
+        assert!(s.due(&f, true), "held still: due");
+        s.reading(&f);
+        assert!(!s.due(&f, true), "read: not due again");
+        std::fs::write(&f, "abcd").unwrap();
+        assert!(!s.due(&f, true));
+        std::fs::write(&f, "abcde").unwrap();
+        assert!(!s.due(&f, true), "still changing");
+        assert!(s.due(&f, true));
+        s.reading(&f);
+        std::fs::remove_file(&f).unwrap();
+        assert!(
+            !s.due(&f, false) && !s.due(&f, false),
+            "a missing file, not reported"
+        );
+        assert!(
+            s.due(&f, true),
+            "a missing file, reported when asked (nothing to settle)"
+        );
+        s.reading(&f);
+        assert!(!s.due(&f, true), "and only once");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 

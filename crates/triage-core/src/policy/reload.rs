@@ -15,10 +15,11 @@ use super::config::PolicyConfig;
 use super::rules::Policy;
 use super::PolicyError;
 use crate::audit::{AuditSlot, ReloadAudit, ReloadEvent, ReloadOutcome, Reloadable, BY_WATCH};
+use crate::watch::Settle;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub fn now_ms() -> u64 {
@@ -53,20 +54,6 @@ pub enum Reloaded {
     Unchanged,
 }
 
-#[derive(Clone, PartialEq)]
-struct Stamp {
-    modified: Option<SystemTime>,
-    len: u64,
-}
-
-fn stamp(path: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(path).ok()?;
-    Some(Stamp {
-        modified: m.modified().ok(),
-        len: m.len(),
-    })
-}
-
 fn sha256(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
@@ -76,11 +63,8 @@ pub struct PolicyHandle {
     file: Option<PathBuf>,
     current: RwLock<Arc<Policy>>,
     status: Mutex<PolicyStatus>,
-    /// Last file stamp seen by the watcher, so an invalid file is reported once.
-    seen: Mutex<Option<Stamp>>,
-    /// A changed stamp waiting to be seen again unchanged: a file is read only once it
-    /// has stopped changing, never halfway through a write.
-    pending: Mutex<Option<Stamp>>,
+    /// When the watch re-reads the file ([`crate::watch::Settle`]).
+    settle: Settle,
     /// Told of every reload that changes the policy or is refused.
     audit: AuditSlot,
 }
@@ -88,7 +72,7 @@ pub struct PolicyHandle {
 impl PolicyHandle {
     /// Loads `file`; the file must exist and be valid.
     pub fn load(file: &Path) -> Result<Self, PolicyError> {
-        let seen = stamp(file);
+        let settle = Settle::new(file);
         let bytes = std::fs::read(file).map_err(|e| PolicyError::Read {
             file: file.to_path_buf(),
             message: e.to_string(),
@@ -104,8 +88,7 @@ impl PolicyHandle {
                 loaded_at_ms: now_ms(),
                 last_error: None,
             }),
-            seen: Mutex::new(seen),
-            pending: Mutex::new(None),
+            settle,
             audit: AuditSlot::default(),
         })
     }
@@ -122,8 +105,7 @@ impl PolicyHandle {
                 loaded_at_ms: now_ms(),
                 last_error: None,
             }),
-            seen: Mutex::new(None),
-            pending: Mutex::new(None),
+            settle: Settle::default(),
             audit: AuditSlot::default(),
         }
     }
@@ -182,7 +164,7 @@ impl PolicyHandle {
         let Some(file) = &self.file else {
             return Ok(Reloaded::Unchanged);
         };
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = stamp(file);
+        self.settle.reading(file);
         // The refused content's hash, when the file could be read, goes with the error.
         let result = std::fs::read(file)
             .map_err(|e| {
@@ -242,45 +224,26 @@ impl PolicyHandle {
         answer
     }
 
-    /// Reloads once the file's stamp has changed since last seen and then held still
-    /// for one more poll.
+    /// Reloads once the file has changed and held still ([`Settle`]).
     fn poll(&self) {
         let Some(file) = &self.file else { return };
-        let now = stamp(file);
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if now == seen {
-            *pending = None;
-            return;
-        }
-        if now.is_some() && *pending == now {
-            *pending = None;
-            drop(pending);
+        if self.settle.due(file, false) {
             let _ = self.reload_by(BY_WATCH);
-        } else {
-            *pending = now;
         }
     }
 
-    /// Watches the file from a background thread ([`crate::watch`]), checking every
-    /// `every`. The thread holds only a weak reference and ends when the handle is dropped.
+    /// Watches the file from a background thread ([`crate::watch::spawn_weak`]),
+    /// checking every `every`, until the handle is dropped.
     pub fn watch(self: &Arc<Self>, every: Duration) {
         if self.file.is_none() || every.is_zero() {
             return;
         }
-        let weak: Weak<Self> = Arc::downgrade(self);
-        let check = move || match weak.upgrade() {
-            Some(h) => {
-                h.poll();
-                true
-            }
-            None => false,
-        };
-        match crate::watch::spawn("triage-policy-watch", every, || {}, check) {
-            Ok(w) => w.detach(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch the policy file; reload it with POST /admin/policy/reload")
-            }
-        }
+        crate::watch::spawn_weak(
+            "triage-policy-watch",
+            every,
+            self,
+            Self::poll,
+            "reload the policy file with POST /admin/policy/reload",
+        );
     }
 }

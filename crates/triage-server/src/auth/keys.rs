@@ -29,11 +29,12 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 use triage_core::audit::BY_WATCH;
 use triage_core::tenant::Tenant;
+use triage_core::watch::Settle;
 
 /// Every key starts with this, so that secret scanners and people recognise one.
 pub const KEY_PREFIX: &str = "trg_";
@@ -305,40 +306,24 @@ pub fn load(file: &Path) -> Result<Keys, KeysError> {
     })
 }
 
-#[derive(Clone, PartialEq)]
-struct Stamp {
-    modified: Option<SystemTime>,
-    len: u64,
-}
-
-fn stamp(path: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(path).ok()?;
-    Some(Stamp {
-        modified: m.modified().ok(),
-        len: m.len(),
-    })
-}
-
 /// The keys in force, swapped when the file changes.
 pub struct KeyRing {
     file: PathBuf,
     current: RwLock<Arc<Keys>>,
-    /// Last stamp read, and a changed stamp waiting to hold still for one more check.
-    seen: Mutex<Option<Stamp>>,
-    pending: Mutex<Option<Stamp>>,
+    /// When the watch re-reads the file.
+    settle: Settle,
     audit: Arc<AuditLog>,
 }
 
 impl KeyRing {
     /// Loads `file`, which must exist and be valid.
     pub fn load(file: &Path, audit: Arc<AuditLog>) -> Result<Self, KeysError> {
-        let seen = stamp(file);
+        let settle = Settle::new(file);
         let keys = load(file)?;
         Ok(Self {
             file: file.to_path_buf(),
             current: RwLock::new(Arc::new(keys)),
-            seen: Mutex::new(seen),
-            pending: Mutex::new(None),
+            settle,
             audit,
         })
     }
@@ -358,7 +343,7 @@ impl KeyRing {
     /// anything changed; on error the keys in force stay. Both are audited, with the
     /// names added, removed and changed (never a key or a hash).
     pub fn reload(&self, by: &str) -> Result<bool, KeysError> {
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = stamp(&self.file);
+        self.settle.reading(&self.file);
         let before = self.current();
         let line = |outcome: &str| AuditLine {
             file: Some(self.file.display().to_string()),
@@ -398,45 +383,27 @@ impl KeyRing {
         }
     }
 
-    /// Reloads once the file's stamp has changed and then held still for one check.
+    /// Reloads once the file has changed and held still ([`Settle`]). A file that
+    /// disappeared is reported once (its stamp is then seen).
     fn poll(&self) {
-        let now = stamp(&self.file);
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if now == seen {
-            *pending = None;
-            return;
-        }
-        if *pending == now {
-            *pending = None;
-            drop(pending);
-            // A file that disappeared is reported once (its stamp is then seen).
+        if self.settle.due(&self.file, true) {
             let _ = self.reload(BY_WATCH);
-        } else {
-            *pending = now;
         }
     }
 
-    /// Checks the file every `every` from a background thread ([`triage_core::watch`])
-    /// that holds only a weak reference, so it ends when the server's state is dropped.
+    /// Checks the file every `every` from a background thread
+    /// ([`triage_core::watch::spawn_weak`]), until the server's state is dropped.
     pub fn watch(self: &Arc<Self>, every: Duration) {
         if every.is_zero() {
             return;
         }
-        let weak: Weak<Self> = Arc::downgrade(self);
-        let check = move || match weak.upgrade() {
-            Some(ring) => {
-                ring.poll();
-                true
-            }
-            None => false,
-        };
-        match triage_core::watch::spawn("triage-keys-watch", every, || {}, check) {
-            Ok(w) => w.detach(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch the keys file: restart to change keys")
-            }
-        }
+        triage_core::watch::spawn_weak(
+            "triage-keys-watch",
+            every,
+            self,
+            Self::poll,
+            "restart to change keys",
+        );
     }
 }
 
