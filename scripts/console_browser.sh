@@ -11,6 +11,8 @@
 # Needs python3 with venv, chromium, chromium-driver (.ci/run installs them) and PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/serve.sh
+. scripts/lib/serve.sh
 venv=${TRIAGE_BROWSER_VENV:-target/console-browser-venv}
 chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 driver=${CHROMEDRIVER:-$(command -v chromedriver || true)}
@@ -18,23 +20,7 @@ if [ -z "$chromium" ] || [ -z "$driver" ]; then
     echo "chromium and chromedriver are needed (Debian: apt-get install chromium chromium-driver)"
     exit 1
 fi
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'selenium>=4.10,<5'
-cargo build --release --quiet --bin triage
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=target/console-browser-serve.log
-target/release/triage serve --addr "127.0.0.1:$port" --model models/triage-en-small >"$log" 2>&1 &
-server=$!
-stop() {
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-}
-trap stop EXIT
-if ! "$venv/bin/python" tests/browser/test_console.py "http://127.0.0.1:$port" \
-        --chromium "$chromium" --driver "$driver" ${CONSOLE_SCREENSHOT:+--screenshot "$CONSOLE_SCREENSHOT"}; then
-    echo "--- server log ($log) ---"
-    tail -n 40 "$log"
-    exit 1
-fi
+py_venv "$venv" 'selenium>=4.10,<5'
+serve_triage target/console-browser-serve.log
+run_or_show_log "$venv/bin/python" tests/browser/test_console.py "http://127.0.0.1:$port" \
+    --chromium "$chromium" --driver "$driver" ${CONSOLE_SCREENSHOT:+--screenshot "$CONSOLE_SCREENSHOT"}

@@ -10,7 +10,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "triage",
-        description = "Customer-service NLU: intent, emotion, handoff and suggestions for every message. With API keys configured, every route but /health, /ready, /livez, /readyz, /docs and /openapi.json needs `Authorization: Bearer <key>` of a role that may call it (client: classify, embed, suggest, info and the compatibility routes; agent: also conversations and feedback; admin: also /admin/* and /metrics): 401 `unauthorized` without a known key, 403 `forbidden` for a role too low. Request bodies must be `application/json` (415 otherwise)."
+        description = "Customer-service NLU: intent, emotion, handoff and suggestions for every message. With API keys configured, every route but /health, /ready, /livez, /readyz, /docs and /openapi.json needs `Authorization: Bearer <key>` of a role that may call it (client: classify, embed, suggest, info and the compatibility routes; agent: also conversations, feedback and the agent console under /console; admin: also /admin/* and /metrics): 401 `unauthorized` without a known key, 403 `forbidden` for a role too low. Request bodies must be `application/json` (415 otherwise)."
     ),
     paths(
         super::classify::classify,
@@ -33,6 +33,9 @@ use utoipa::OpenApi;
         super::compat::openai::embeddings,
         super::compat::rasa::parse,
         super::compat::dialogflow::webhook,
+        super::console::queue::queue,
+        super::console::overview::overview,
+        super::console::events::events,
         super::info::info,
         super::metrics::render
     ),
@@ -171,6 +174,9 @@ mod tests {
             "/v1/embeddings",
             "/model/parse",
             "/integrations/dialogflow-cx",
+            "/console/api/queue",
+            "/console/api/overview",
+            "/console/api/events",
             "/livez",
             "/readyz",
         ] {

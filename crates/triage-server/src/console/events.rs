@@ -30,6 +30,8 @@ struct Watch {
     last: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/console/api/events", tag = "console",
+    responses((status = 200, description = "`text/event-stream`: an event `queue` (data: the index stamp) whenever the caller's tenant's queue changes")))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Principal,

@@ -50,6 +50,9 @@ pub struct Overview {
     pub surges: Vec<Surge>,
 }
 
+#[utoipa::path(get, path = "/console/api/overview", tag = "console",
+    responses((status = 200, description = "The last hour of the caller's tenant in 5-minute buckets: conversations by action, containment, intents, handoff reasons, surges"),
+        (status = 503, description = "The conversation store is unreachable")))]
 pub async fn overview(
     State(state): State<AppState>,
     caller: Principal,

@@ -40,6 +40,10 @@ pub struct QueueResponse {
     pub conversations: Vec<Waiting>,
 }
 
+#[utoipa::path(get, path = "/console/api/queue", tag = "console",
+    params(("limit" = Option<usize>, Query, description = "How many to list, 1 to 1,000 (default 200)")),
+    responses((status = 200, description = "`{now_ms, stamp, waiting, conversations}`: the caller's tenant's conversations handed off or asked to clarify, by priority, VIP, severity, newest first, each a queue entry (latest decision, intent, emotion, customer, channel, language, preview) with `waiting_ms`"),
+        (status = 400, description = "`limit` out of range"), (status = 503, description = "The conversation store is unreachable")))]
 pub async fn queue(
     State(state): State<AppState>,
     caller: Principal,
