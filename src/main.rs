@@ -13,7 +13,12 @@ fn main() -> ExitCode {
     match cli::run(cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The message, then each cause it does not already say, one per line.
+            let lines = triage_core::cause::chain(e.as_ref());
+            eprintln!("error: {}", lines[0]);
+            for cause in &lines[1..] {
+                eprintln!("  caused by: {cause}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -55,14 +55,18 @@ pub fn run(
                 Box::new(std::io::stdin().lock())
             } else {
                 Box::new(std::io::BufReader::new(
-                    std::fs::File::open(&path)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                    std::fs::File::open(&path).map_err(|e| {
+                        let message = format!("{}: {e}", path.display());
+                        anyhow::Error::new(e).context(message)
+                    })?,
                 ))
             };
             let mut chunk: Vec<(usize, Result<ClassifyRequest, String>)> = Vec::new();
             for (n, line) in reader.lines().enumerate() {
-                let line =
-                    line.map_err(|e| anyhow::anyhow!("{}: line {}: {e}", path.display(), n + 1))?;
+                let line = line.map_err(|e| {
+                    let message = format!("{}: line {}: {e}", path.display(), n + 1);
+                    anyhow::Error::new(e).context(message)
+                })?;
                 if line.trim().is_empty() {
                     continue;
                 }

@@ -13,7 +13,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&config.addr)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+            .map_err(|e| {
+                let message = format!("cannot listen on {}: {e}", config.addr);
+                anyhow::Error::new(e).context(message)
+            })?;
         let state = AppState::new(config.clone());
         // Keys, the audit log and the bind-address rule are checked before any model
         // loads: a server that may not serve should not make anyone wait to say so.
@@ -26,7 +29,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             let err = match load.await {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) => anyhow::Error::from(e),
-                Err(e) => anyhow::anyhow!("model loading crashed: {e}"),
+                Err(e) => {
+                    let message = format!("model loading crashed: {e}");
+                    anyhow::Error::new(e).context(message)
+                }
             };
             let _ = fail_tx.send(err);
         });

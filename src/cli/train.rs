@@ -68,7 +68,7 @@ pub fn run(mut config: Config, a: TrainArgs) -> anyhow::Result<()> {
         config.encoder = triage_core::model::fast::EncoderKind::Candle;
     }
     if let Some(path) = &a.recipe {
-        let recipe = Recipe::load(path).map_err(|e| anyhow::anyhow!(e))?;
+        let recipe = Recipe::load(path)?;
         let root = a.datasets.unwrap_or_else(head_only::default_datasets);
         let report = finetune::run(&recipe, &root, config, a.resume)?;
         println!("{}", serde_json::to_string(&report)?);

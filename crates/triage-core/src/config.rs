@@ -2,6 +2,7 @@
 //! environment variable (both through clap), `config/triage.toml` (or `--config FILE`),
 //! then the defaults below.
 
+use crate::cause::Detail;
 use crate::engine::EngineConfig;
 use crate::kb::KbOptions;
 use crate::model::fast::{EncoderKind, Isa};
@@ -305,11 +306,14 @@ pub struct CompatConfig {
     pub rasa_fallback: Option<String>,
 }
 
+/// A configuration file that cannot be read or parsed; the I/O or TOML error is the
+/// source.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {message}")]
 pub struct ConfigError {
     pub file: PathBuf,
-    pub message: String,
+    #[source]
+    pub message: Detail,
 }
 
 /// `"x"` or `["x", "y"]`: a single bundle stays spelled as it always was.
@@ -353,11 +357,11 @@ impl Config {
         }
         let text = std::fs::read_to_string(&file).map_err(|e| ConfigError {
             file: file.clone(),
-            message: e.to_string(),
+            message: Detail::of(e),
         })?;
         toml::from_str(&text).map_err(|e| ConfigError {
             file,
-            message: e.to_string(),
+            message: Detail::of(e),
         })
     }
 

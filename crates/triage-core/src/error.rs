@@ -1,6 +1,21 @@
 //! Every error a caller can cause or meet, as one enum. The HTTP layer maps it to a status
 //! and a stable `code` in exactly one place (`server/error.rs`); the CLI prints it.
+//!
+//! Errors keep what caused them. A variant made from another error holds that error
+//! (`InvalidPolicy(PolicyError)`, `MemoryUnavailable(StoreError)`, `Unexpected(Cause)`),
+//! not its text, so logs and the CLI can show the whole chain (`source()`). The enum
+//! is `Clone` because [`EngineError`] is: the engine answers every caller of a failed
+//! batch with one error, cloned per caller. An underlying error that is not `Clone`
+//! (`io::Error`, `RedisError`, a `JoinError`) is therefore shared behind an `Arc`:
+//! [`Cause`], or [`Detail`] where a message of ours stands beside it (see
+//! [`crate::cause`]).
+//!
+//! The messages (`Display`) are part of the API, the HTTP body's `message`: a variant
+//! that now holds an error says exactly what its `String` said before (the error's
+//! text, inside the same words), and `source()` comes in addition. Variants whose
+//! `String` is a message we write (validation, "not found") stay `String`.
 
+pub use crate::cause::{Cause, Detail};
 use crate::engine::EngineError;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -51,12 +66,14 @@ pub enum TriageError {
     NotReady,
     #[error("{0}")]
     NotFound(String),
-    /// A policy file that does not load; the previous policy stays in force.
-    #[error("{0}")]
-    InvalidPolicy(String),
+    /// A policy file that does not load; the previous policy stays in force. Never
+    /// [`PolicyError::Store`](crate::policy::PolicyError::Store): that one is
+    /// `MemoryUnavailable` (see the `From` impl).
+    #[error(transparent)]
+    InvalidPolicy(crate::policy::PolicyError),
     /// The conversation store cannot be reached right now.
-    #[error("{0}")]
-    MemoryUnavailable(String),
+    #[error(transparent)]
+    MemoryUnavailable(crate::policy::StoreError),
     /// No conversation with this id (never seen, or expired), where one is required.
     #[error("no conversation {0:?}: unknown, or expired after memory.ttl_secs")]
     UnknownConversation(String),
@@ -72,24 +89,41 @@ pub enum TriageError {
     KbUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// An unexpected failure underneath (a blocking task that panicked, a tokenizer that
+    /// failed): answered as `Internal` is, with the same words around the error's text,
+    /// and the error kept as the source. Made with [`TriageError::internal`].
+    #[error("internal error: {0}")]
+    Unexpected(#[source] Cause),
 }
 
 impl From<crate::policy::PolicyError> for TriageError {
     fn from(e: crate::policy::PolicyError) -> Self {
         match e {
             crate::policy::PolicyError::Store(s) => s.into(),
-            other => TriageError::InvalidPolicy(other.to_string()),
+            other => TriageError::InvalidPolicy(other),
         }
     }
 }
 
 impl From<crate::policy::StoreError> for TriageError {
     fn from(e: crate::policy::StoreError) -> Self {
-        TriageError::MemoryUnavailable(e.to_string())
+        TriageError::MemoryUnavailable(e)
+    }
+}
+
+/// A blocking task (`spawn_blocking`) that panicked or was cancelled.
+impl From<tokio::task::JoinError> for TriageError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        TriageError::internal(e)
     }
 }
 
 impl TriageError {
+    /// An unexpected failure of `e`: `internal error: {e}`, keeping `e` as the source.
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        TriageError::Unexpected(Cause::new(e))
+    }
+
     /// Stable, machine-readable code for clients (`error.code` in the JSON body).
     pub fn code(&self) -> &'static str {
         match self {
@@ -120,7 +154,7 @@ impl TriageError {
             TriageError::UnknownSuggestion(_) => "unknown_suggestion",
             TriageError::UnknownLabel(_) => "unknown_label",
             TriageError::KbUnavailable(_) => "kb_unavailable",
-            TriageError::Internal(_) => "internal",
+            TriageError::Internal(_) | TriageError::Unexpected(_) => "internal",
         }
     }
 

@@ -21,6 +21,7 @@
 pub mod api;
 pub mod audit;
 pub mod bundles;
+pub mod cause;
 pub mod classify;
 pub mod config;
 pub mod engine;

@@ -56,7 +56,7 @@ pub async fn reload(
         h.policy().reload_by(&by).map(|r| (r, h.policy().status()))
     })
     .await
-    .map_err(|e| TriageError::Internal(e.to_string()))?
+    .map_err(TriageError::internal)?
     .map_err(TriageError::from)?;
     Ok(Json(ReloadResponse {
         result: result.0,
@@ -100,6 +100,6 @@ pub async fn kb_reload(
         kb.refresh_by(&caller.name)
     })
     .await
-    .map_err(|e| TriageError::Internal(e.to_string()))?;
+    .map_err(TriageError::internal)?;
     Ok(Json(status))
 }

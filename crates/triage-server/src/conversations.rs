@@ -29,7 +29,7 @@ pub async fn get(
     let context = if handoff.blocking() {
         tokio::task::spawn_blocking(move || handoff.context_of(&tenant, &lookup, now))
             .await
-            .map_err(|e| TriageError::Internal(e.to_string()))?
+            .map_err(TriageError::internal)?
     } else {
         handoff.context_of(&tenant, &lookup, now)
     }

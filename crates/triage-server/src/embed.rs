@@ -41,7 +41,7 @@ pub async fn embed(
         c.encode_texts(&req.inputs).map(|e| (c, e))
     })
     .await
-    .map_err(|e| TriageError::Internal(e.to_string()))??;
+    .map_err(TriageError::internal)??;
     let emb = classifier
         .engine()
         .embed(encs)

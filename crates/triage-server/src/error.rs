@@ -41,9 +41,9 @@ pub fn status_of(err: &TriageError) -> StatusCode {
         | TriageError::MemoryUnavailable(_)
         | TriageError::KbUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         TriageError::NotFound(_) | TriageError::UnknownConversation(_) => StatusCode::NOT_FOUND,
-        TriageError::Engine(EngineError::Backend(_)) | TriageError::Internal(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        TriageError::Engine(EngineError::Backend(_))
+        | TriageError::Internal(_)
+        | TriageError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -60,7 +60,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self.0);
         if status.is_server_error() {
-            tracing::error!(code = self.0.code(), error = %self.0, "request failed");
+            // The client gets the message; the log also gets what caused it, when the
+            // message does not already say it (`source()` chain, see triage_core::cause).
+            let lines = triage_core::cause::chain(&self.0);
+            if lines.len() > 1 {
+                let causes = lines[1..].join("; caused by: ");
+                tracing::error!(code = self.0.code(), error = %self.0, caused_by = %causes, "request failed");
+            } else {
+                tracing::error!(code = self.0.code(), error = %self.0, "request failed");
+            }
         }
         let body = ErrorBody {
             error: ErrorDetail {

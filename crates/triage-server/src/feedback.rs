@@ -56,7 +56,7 @@ pub async fn feedback(
     let response = if blocking {
         tokio::task::spawn_blocking(run)
             .await
-            .map_err(|e| TriageError::Internal(e.to_string()))??
+            .map_err(TriageError::internal)??
     } else {
         run()?
     };

@@ -124,7 +124,7 @@ pub async fn suggest(
         served.classifier.prepare(&request).map(|p| (served, p))
     })
     .await
-    .map_err(|e| TriageError::Internal(e.to_string()))??;
+    .map_err(TriageError::internal)??;
     let classifier = served.classifier.clone();
     let kb = served.kb.clone().ok_or_else(|| {
         TriageError::KbUnavailable(format!(
@@ -166,7 +166,7 @@ pub async fn suggest(
         kb.lookup(&lookup, want).map(|f| (f, response))
     })
     .await
-    .map_err(|e| TriageError::Internal(e.to_string()))??;
+    .map_err(TriageError::internal)??;
     let suggestions = match mode {
         Mode::Bot => found.bot.into_iter().collect(),
         Mode::Agent => found.agent,
@@ -213,7 +213,7 @@ async fn stored_turns(
     let turns = if handoff.blocking() {
         tokio::task::spawn_blocking(move || handoff.turns(&tenant, &lookup, now))
             .await
-            .map_err(|e| TriageError::Internal(e.to_string()))?
+            .map_err(TriageError::internal)?
     } else {
         handoff.turns(&tenant, &lookup, now)
     }?;

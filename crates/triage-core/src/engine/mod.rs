@@ -16,6 +16,7 @@
 
 mod batcher;
 
+use crate::cause::Detail;
 use crate::model::{Backend, Encoded};
 use crate::trace;
 use batcher::next_batch;
@@ -73,8 +74,10 @@ pub enum EngineError {
     },
     #[error("the engine is shutting down")]
     Closed,
+    /// The encoder failed: its error is the source ([`Detail`], shared, so the one
+    /// error can answer every job of the batch).
     #[error("{0}")]
-    Backend(String),
+    Backend(#[source] Detail),
 }
 
 type Reply = Result<Array2<f32>, EngineError>;
@@ -456,13 +459,11 @@ fn encode_batch(backend: &dyn Backend, batch: Vec<Item>) {
         }
         Ok(Ok(rows)) => fail_all(
             &batch,
-            EngineError::Backend(format!(
-                "encoder returned {} rows for {}",
-                rows.nrows(),
-                batch.len()
-            )),
+            EngineError::Backend(
+                format!("encoder returned {} rows for {}", rows.nrows(), batch.len()).into(),
+            ),
         ),
-        Ok(Err(e)) => fail_all(&batch, EngineError::Backend(e.to_string())),
+        Ok(Err(e)) => fail_all(&batch, EngineError::Backend(Detail::of(e))),
         Err(_) => fail_all(&batch, EngineError::Backend("encoder panicked".into())),
     }
 }

@@ -4,16 +4,18 @@
 
 use super::bert::{BatchInput, BertModel};
 use super::tokenize::Encoded;
+use crate::cause::Detail;
 use candle_core::{Device, Tensor};
 use ndarray::Array2;
 
+/// The encoder's failure; the candle error underneath, when there is one, is the source.
 #[derive(Debug, thiserror::Error)]
 #[error("encoder failed: {0}")]
-pub struct BackendError(pub String);
+pub struct BackendError(#[source] pub Detail);
 
 impl From<candle_core::Error> for BackendError {
     fn from(e: candle_core::Error) -> Self {
-        BackendError(e.to_string())
+        BackendError(Detail::of(e))
     }
 }
 
@@ -79,7 +81,7 @@ impl Backend for BertModel {
         let emb = self.sentence_embeddings(&input, false)?;
         let (n, h) = emb.dims2()?;
         let flat = emb.flatten_all()?.to_vec1::<f32>()?;
-        Array2::from_shape_vec((n, h), flat).map_err(|e| BackendError(e.to_string()))
+        Array2::from_shape_vec((n, h), flat).map_err(|e| BackendError(Detail::of(e)))
     }
 
     fn hidden_size(&self) -> usize {

@@ -10,6 +10,7 @@ use super::heads::Head;
 use super::hub;
 use super::manifest::{HeadKind, HeadSpec, Manifest};
 use super::tokenize::TextTokenizer;
+use crate::cause::Detail;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use ndarray::{Array1, Array2};
@@ -22,14 +23,21 @@ pub enum BundleError {
     NotFound(String),
     #[error(transparent)]
     Hub(#[from] hub::HubError),
+    /// A bundle file that cannot be read or is wrong; the error underneath (I/O, JSON,
+    /// TOML, safetensors, candle), when there is one, is the source.
     #[error("{file}: {message}")]
-    File { file: PathBuf, message: String },
+    File {
+        file: PathBuf,
+        #[source]
+        message: Detail,
+    },
 }
 
-fn file_err(file: &Path, message: impl ToString) -> BundleError {
+/// `message`: a message of ours, or [`Detail::of`] an error (the error then is the source).
+fn file_err(file: &Path, message: impl Into<Detail>) -> BundleError {
     BundleError::File {
         file: file.to_path_buf(),
-        message: message.to_string(),
+        message: message.into(),
     }
 }
 
@@ -90,7 +98,7 @@ impl Bundle {
         let mut b = Self::load_unfused(model)?;
         b.encoder
             .fuse_for_inference()
-            .map_err(|e| file_err(&b.files.weights, e))?;
+            .map_err(|e| file_err(&b.files.weights, Detail::of(e)))?;
         Ok(b)
     }
 
@@ -114,7 +122,7 @@ impl Bundle {
         }
         let tokenizer =
             TextTokenizer::from_file(&files.tokenizer, manifest.max_seq_len, &manifest.prefix)
-                .map_err(|e| file_err(&files.tokenizer, e))?;
+                .map_err(|e| file_err(&files.tokenizer, Detail::of(e)))?;
         let heads = take_heads(&manifest, &mut tensors, &config, &files.weights)?;
         let encoder = build_encoder(tensors, &config, &files.weights)?;
         Ok(Self {
@@ -137,15 +145,16 @@ impl Bundle {
 }
 
 fn read_config(path: &Path) -> Result<BertConfig, BundleError> {
-    let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
-    let config: BertConfig = serde_json::from_str(&text).map_err(|e| file_err(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(path, Detail::of(e)))?;
+    let config: BertConfig =
+        serde_json::from_str(&text).map_err(|e| file_err(path, Detail::of(e)))?;
     config.validate().map_err(|e| file_err(path, e))?;
     Ok(config)
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest, BundleError> {
-    let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
-    let manifest: Manifest = toml::from_str(&text).map_err(|e| file_err(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(path, Detail::of(e)))?;
+    let manifest: Manifest = toml::from_str(&text).map_err(|e| file_err(path, Detail::of(e)))?;
     manifest.validate().map_err(|e| file_err(path, e))?;
     Ok(manifest)
 }
@@ -153,12 +162,18 @@ fn read_manifest(path: &Path) -> Result<Manifest, BundleError> {
 /// All tensors as f32 on the CPU; f16 on disk halves the bundle, f32 in memory keeps the
 /// arithmetic exact enough for the reference test.
 pub fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>, BundleError> {
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, e))?;
-    let raw = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
-        .map_err(|e| file_err(path, format!("not a valid safetensors file: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| file_err(path, Detail::of(e)))?;
+    let raw = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| {
+        file_err(
+            path,
+            Detail::with(format!("not a valid safetensors file: {e}"), e),
+        )
+    })?;
     raw.into_iter()
         .map(|(k, t)| {
-            let t = t.to_dtype(DType::F32).map_err(|e| file_err(path, e))?;
+            let t = t
+                .to_dtype(DType::F32)
+                .map_err(|e| file_err(path, Detail::of(e)))?;
             Ok((k, t))
         })
         .collect()
@@ -237,12 +252,13 @@ fn take_tensor(
 fn to_array2(t: &Tensor, file: &Path, name: &str) -> Result<Array2<f32>, BundleError> {
     let (r, c) = t
         .dims2()
-        .map_err(|e| file_err(file, format!("{name}: {e}")))?;
+        .map_err(|e| file_err(file, Detail::with(format!("{name}: {e}"), e)))?;
     let v = t
         .flatten_all()
         .and_then(|t| t.to_vec1::<f32>())
-        .map_err(|e| file_err(file, format!("{name}: {e}")))?;
-    Array2::from_shape_vec((r, c), v).map_err(|e| file_err(file, format!("{name}: {e}")))
+        .map_err(|e| file_err(file, Detail::with(format!("{name}: {e}"), e)))?;
+    Array2::from_shape_vec((r, c), v)
+        .map_err(|e| file_err(file, Detail::with(format!("{name}: {e}"), e)))
 }
 
 fn take_heads(
@@ -272,7 +288,7 @@ fn take_heads(
             let w = to_array2(&take_tensor(tensors, &wn, file)?, file, &wn)?;
             let b = take_tensor(tensors, &bn, file)?
                 .to_vec1::<f32>()
-                .map_err(|e| file_err(file, format!("{bn}: {e}")))?;
+                .map_err(|e| file_err(file, Detail::with(format!("{bn}: {e}"), e)))?;
             if w.ncols() != config.hidden_size {
                 return Err(file_err(
                     file,
@@ -301,5 +317,6 @@ fn build_encoder(
             .collect();
     }
     let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-    BertModel::load(vb, config).map_err(|e| file_err(file, format!("encoder weights: {e}")))
+    BertModel::load(vb, config)
+        .map_err(|e| file_err(file, Detail::with(format!("encoder weights: {e}"), e)))
 }

@@ -3,6 +3,7 @@
 //! machines cannot reach the Hub: with `HF_HUB_OFFLINE=1` only the cache is consulted,
 //! otherwise hf-hub checks its cache (`HF_HOME`) before downloading.
 
+use crate::cause::Detail;
 use std::path::PathBuf;
 
 /// Files fetched for a bundle; the optional ones may be missing from a plain BERT repo.
@@ -13,11 +14,13 @@ const OPTIONAL: [&str; 2] = ["bundle.toml", "sentence_bert_config.json"];
 pub enum HubError {
     #[error("model {id:?}: {file} is not in the Hugging Face cache and HF_HUB_OFFLINE is set")]
     NotCached { id: String, file: String },
+    /// hf-hub failed; its error is the source.
     #[error("model {id:?}: could not fetch {file}: {message}")]
     Fetch {
         id: String,
         file: String,
-        message: String,
+        #[source]
+        message: Detail,
     },
 }
 
@@ -58,14 +61,14 @@ pub fn resolve(id: &str) -> Result<PathBuf, HubError> {
             .map_err(|e| HubError::Fetch {
                 id: id.into(),
                 file: "-".into(),
-                message: e.to_string(),
+                message: Detail::of(e),
             })?;
         let repo = api.model(id.to_string());
         for file in REQUIRED {
             let path = repo.get(file).map_err(|e| HubError::Fetch {
                 id: id.into(),
                 file: file.into(),
-                message: e.to_string(),
+                message: Detail::of(e),
             })?;
             first.get_or_insert(path);
         }

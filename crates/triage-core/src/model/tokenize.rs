@@ -2,6 +2,7 @@
 //! length and *no* padding — the engine pads each batch only to its longest item. The base
 //! models ship a fixed padding of 128, which would make a 15-token message cost 128.
 
+use crate::cause::Cause;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -23,9 +24,16 @@ impl Encoded {
     }
 }
 
+/// The tokenizers crate's error, kept whole (its message is this error's message).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TokenizeError(String);
+#[error(transparent)]
+pub struct TokenizeError(Cause);
+
+impl From<tokenizers::Error> for TokenizeError {
+    fn from(e: tokenizers::Error) -> Self {
+        TokenizeError(Cause::from(e))
+    }
+}
 
 /// One token as `/tokenize` shows it (TEI's shape): its id, the text it covers, whether
 /// the tokenizer added it (`[CLS]`, `[SEP]`: no offsets then), and its byte offsets.
@@ -49,14 +57,14 @@ pub struct TextTokenizer {
 
 impl TextTokenizer {
     pub fn from_file(path: &Path, max_len: usize, prefix: &str) -> Result<Self, TokenizeError> {
-        let mut inner = Tokenizer::from_file(path).map_err(|e| TokenizeError(e.to_string()))?;
+        let mut inner = Tokenizer::from_file(path).map_err(TokenizeError::from)?;
         inner.with_padding(None);
         inner
             .with_truncation(Some(TruncationParams {
                 max_length: max_len,
                 ..Default::default()
             }))
-            .map_err(|e| TokenizeError(e.to_string()))?;
+            .map_err(TokenizeError::from)?;
         Ok(Self {
             inner,
             untruncated: OnceLock::new(),
@@ -102,7 +110,7 @@ impl TextTokenizer {
         let enc = self
             .inner
             .encode(input.as_str(), true)
-            .map_err(|e| TokenizeError(e.to_string()))?;
+            .map_err(TokenizeError::from)?;
         let truncated = !enc.get_overflowing().is_empty();
         Ok((
             Encoded {
@@ -120,15 +128,14 @@ impl TextTokenizer {
             Some(t) => t,
             None => {
                 let mut t = self.inner.clone();
-                t.with_truncation(None)
-                    .map_err(|e| TokenizeError(e.to_string()))?;
+                t.with_truncation(None).map_err(TokenizeError::from)?;
                 self.untruncated.get_or_init(|| t)
             }
         };
         let input = format!("{}{}", self.prefix, text);
         let enc = full
             .encode(input.as_str(), add_special)
-            .map_err(|e| TokenizeError(e.to_string()))?;
+            .map_err(TokenizeError::from)?;
         Ok(enc
             .get_ids()
             .iter()

@@ -5,14 +5,24 @@
 use super::bundle::{read_weights, BundleError, BundleFiles};
 use super::heads::Head;
 use super::manifest::Manifest;
+use crate::cause::Detail;
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
 
-fn io_err(file: &Path, e: impl ToString) -> BundleError {
+/// The error `e` writing `file`, kept as the source.
+fn io_err(file: &Path, e: impl std::error::Error + Send + Sync + 'static) -> BundleError {
     BundleError::File {
         file: file.to_path_buf(),
-        message: e.to_string(),
+        message: Detail::of(e),
+    }
+}
+
+/// A manifest our checks refuse (`message` is ours).
+fn invalid(file: &Path, message: String) -> BundleError {
+    BundleError::File {
+        file: file.to_path_buf(),
+        message: message.into(),
     }
 }
 
@@ -50,7 +60,7 @@ pub fn write_with_encoder(
 ) -> Result<(), BundleError> {
     manifest
         .validate()
-        .map_err(|e| io_err(&out.join("bundle.toml"), e))?;
+        .map_err(|e| invalid(&out.join("bundle.toml"), e))?;
     std::fs::create_dir_all(out).map_err(|e| io_err(out, e))?;
     let weights = out.join("model.safetensors");
     let mut all: Vec<(String, Tensor)> = Vec::new();
@@ -91,7 +101,7 @@ pub fn write_with_encoder(
 /// Rewrites only `bundle.toml` (re-calibrated heads; the weights are unchanged).
 pub fn write_manifest(out: &Path, manifest: &Manifest) -> Result<(), BundleError> {
     let path = out.join("bundle.toml");
-    manifest.validate().map_err(|e| io_err(&path, e))?;
+    manifest.validate().map_err(|e| invalid(&path, e))?;
     let toml = toml::to_string_pretty(manifest).map_err(|e| io_err(&path, e))?;
     std::fs::write(&path, toml).map_err(|e| io_err(&path, e))
 }

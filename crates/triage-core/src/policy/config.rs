@@ -4,6 +4,7 @@
 
 use super::decision::{Action, Priority, ReasonCode, Severity};
 use super::PolicyError;
+use crate::cause::Cause;
 use crate::text::Channel;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -414,18 +415,29 @@ impl PolicyConfig {
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
             file: path.to_path_buf(),
-            message: e.to_string(),
+            source: Cause::new(e),
         })?;
-        Self::parse(&text).map_err(|message| PolicyError::Invalid {
-            file: path.to_path_buf(),
-            message,
-        })
+        Self::parse_file(path, &text)
     }
 
     /// Parses and checks policy text (the file's content).
     pub fn parse(text: &str) -> Result<Self, String> {
         let c: PolicyConfig = toml::from_str(text).map_err(|e| e.to_string())?;
         c.validate()?;
+        Ok(c)
+    }
+
+    /// [`Self::parse`] for the text of `file`, keeping the TOML parser's error as the
+    /// source of a syntax error (same message).
+    pub(crate) fn parse_file(file: &Path, text: &str) -> Result<Self, PolicyError> {
+        let c: PolicyConfig = toml::from_str(text).map_err(|e| PolicyError::Syntax {
+            file: file.to_path_buf(),
+            source: Cause::new(e),
+        })?;
+        c.validate().map_err(|message| PolicyError::Invalid {
+            file: file.to_path_buf(),
+            message,
+        })?;
         Ok(c)
     }
 

@@ -36,12 +36,20 @@ pub use rules::Policy;
 pub use store::{ConversationStore, MemoryStore, RedisStore, StoreError, TurnLock};
 pub use turn::{Customer, ShownSuggestion, StoredTurn, TurnEmotion, TurnInput, TurnIntent};
 
+use crate::cause::Cause;
 use std::path::PathBuf;
 
+/// Why a policy file does not load. `Clone` (its causes are shared, [`Cause`]): the
+/// reload status and the answer to a reload request both carry it.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PolicyError {
-    #[error("{file}: {message}")]
-    Read { file: PathBuf, message: String },
+    /// The file cannot be read; the I/O error is the source.
+    #[error("{file}: {source}")]
+    Read { file: PathBuf, source: Cause },
+    /// Not TOML, or not the policy's shape; the parser's error is the source.
+    #[error("{file}: invalid policy: {source}")]
+    Syntax { file: PathBuf, source: Cause },
+    /// Parsed, but refused by our checks (ranges, names, duplicates): `message` is ours.
     #[error("{file}: invalid policy: {message}")]
     Invalid { file: PathBuf, message: String },
     #[error(transparent)]

@@ -15,6 +15,7 @@ use super::config::PolicyConfig;
 use super::rules::Policy;
 use super::PolicyError;
 use crate::audit::{AuditSlot, ReloadAudit, ReloadEvent, ReloadOutcome, Reloadable, BY_WATCH};
+use crate::cause::Cause;
 use crate::watch::Settle;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -75,7 +76,7 @@ impl PolicyHandle {
         let settle = Settle::new(file);
         let bytes = std::fs::read(file).map_err(|e| PolicyError::Read {
             file: file.to_path_buf(),
-            message: e.to_string(),
+            source: Cause::new(e),
         })?;
         let policy = Self::compile(file, &bytes)?;
         Ok(Self {
@@ -124,7 +125,7 @@ impl PolicyHandle {
         }) {
             return Err(invalid("the file is empty".into()));
         }
-        let config = PolicyConfig::parse(text).map_err(invalid)?;
+        let config = PolicyConfig::parse_file(file, text)?;
         Policy::new(config).map_err(invalid)
     }
 
@@ -170,7 +171,7 @@ impl PolicyHandle {
             .map_err(|e| {
                 let e = PolicyError::Read {
                     file: file.clone(),
-                    message: e.to_string(),
+                    source: Cause::new(e),
                 };
                 (e, None)
             })

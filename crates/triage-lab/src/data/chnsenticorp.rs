@@ -10,6 +10,7 @@
 use super::{DataError, Record, Sink, Split, DERIVED_DEV_PCT, DERIVED_TEST_PCT};
 use serde::Deserialize;
 use std::path::Path;
+use triage_core::cause::Detail;
 use triage_core::text::Channel;
 
 #[derive(Deserialize)]
@@ -35,7 +36,7 @@ pub(crate) fn load(dir: &Path, split: Split) -> Result<Vec<Record>, DataError> {
         let line = rec.position().map(|p| p.line());
         let row: Row = rec
             .deserialize(Some(&headers))
-            .map_err(|e| DataError::parse(&path, line, e.to_string()))?;
+            .map_err(|e| DataError::parse(&path, line, Detail::of(e)))?;
         let sentiment = match row.label.trim() {
             "1" => "positive",
             "0" => "negative",

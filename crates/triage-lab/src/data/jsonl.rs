@@ -4,6 +4,7 @@
 use super::{load, DataError, Record, Split};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
+use triage_core::cause::Detail;
 
 /// Reads a JSONL file of records. Blank lines are skipped, unknown fields ignored, `text`
 /// is required (other fields default: `channel` chat, labels absent). Texts are trimmed and
@@ -24,7 +25,7 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Record>, DataError> {
             continue;
         }
         let mut rec: Record = serde_json::from_str(line)
-            .map_err(|e| DataError::parse(path, Some(lineno), e.to_string()))?;
+            .map_err(|e| DataError::parse(path, Some(lineno), Detail::of(e)))?;
         let trimmed = rec.text.trim();
         if trimmed.is_empty() {
             empty += 1;

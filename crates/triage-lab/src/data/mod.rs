@@ -43,6 +43,7 @@ pub use smp2020::SMP2020_LABELS;
 pub use split::{hash_bucket, hash_split, DERIVED_DEV_PCT, DERIVED_TEST_PCT};
 
 use std::path::{Path, PathBuf};
+use triage_core::cause::Detail;
 use triage_core::text::Channel;
 
 /// Everything that can go wrong reading data. File-level variants name the file; for
@@ -58,11 +59,14 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    /// `message` is ours, or the parser's error (JSON, CSV, zip, UTF-8), then kept as
+    /// the source.
     #[error("{}{}: {message}", .path.display(), line_suffix(.line))]
     Parse {
         path: PathBuf,
         line: Option<u64>,
-        message: String,
+        #[source]
+        message: Detail,
     },
     #[error("unknown data set {name:?}: expected one of {}", known_names())]
     UnknownDataset { name: String },
@@ -94,7 +98,7 @@ fn known_names() -> String {
 }
 
 impl DataError {
-    pub(crate) fn parse(path: &Path, line: Option<u64>, message: impl Into<String>) -> Self {
+    pub(crate) fn parse(path: &Path, line: Option<u64>, message: impl Into<Detail>) -> Self {
         DataError::Parse {
             path: path.to_path_buf(),
             line,
@@ -119,6 +123,9 @@ impl DataError {
     /// A CSV error, with the 1-based line of the offending record when csv knows it.
     pub(crate) fn csv(path: &Path, err: csv::Error) -> Self {
         let line = err.position().map(|p| p.line());
+        if !matches!(err.kind(), csv::ErrorKind::Io(_)) {
+            return DataError::parse(path, line, Detail::of(err));
+        }
         let message = err.to_string();
         match err.into_kind() {
             csv::ErrorKind::Io(e) => DataError::io(path, e),
@@ -129,7 +136,7 @@ impl DataError {
     /// A serde_json error for a whole-file JSON document (line from serde_json).
     pub(crate) fn json(path: &Path, err: serde_json::Error) -> Self {
         let line = (err.line() > 0).then_some(err.line() as u64);
-        DataError::parse(path, line, err.to_string())
+        DataError::parse(path, line, Detail::of(err))
     }
 }
 
@@ -363,7 +370,8 @@ pub fn default_root() -> PathBuf {
 
 pub(crate) fn read_string(path: &Path) -> Result<String, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    String::from_utf8(bytes).map_err(|e| DataError::parse(path, None, format!("not UTF-8: {e}")))
+    String::from_utf8(bytes)
+        .map_err(|e| DataError::parse(path, None, Detail::with(format!("not UTF-8: {e}"), e)))
 }
 
 pub(crate) fn open(path: &Path) -> Result<std::fs::File, DataError> {

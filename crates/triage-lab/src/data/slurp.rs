@@ -11,6 +11,7 @@
 use super::{not_available, DataError, Record, Sink, Split};
 use serde::Deserialize;
 use std::path::Path;
+use triage_core::cause::Detail;
 use triage_core::text::Channel;
 
 #[derive(Deserialize)]
@@ -34,7 +35,7 @@ pub(crate) fn load(dir: &Path, split: Split) -> Result<Vec<Record>, DataError> {
             continue;
         }
         let row: Row = serde_json::from_str(line)
-            .map_err(|e| DataError::parse(&path, Some(i as u64 + 1), e.to_string()))?;
+            .map_err(|e| DataError::parse(&path, Some(i as u64 + 1), Detail::of(e)))?;
         let intent = format!("{}_{}", row.scenario.trim(), row.action.trim());
         sink.push(&row.sentence, Some(intent), None, None);
     }

@@ -7,13 +7,16 @@
 use super::{DataError, Record, Sink, Split};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use triage_core::cause::Detail;
 use triage_core::text::Channel;
 
 pub(crate) const ZIP_PATH: &str = "raw/dataSet/往年数据.zip";
 
 pub(crate) fn load(dir: &Path, split: Split) -> Result<Vec<Record>, DataError> {
     let path = dir.join(ZIP_PATH);
-    let zip_err = |e: zip::result::ZipError| DataError::parse(&path, None, format!("zip: {e}"));
+    let zip_err = |e: zip::result::ZipError| {
+        DataError::parse(&path, None, Detail::with(format!("zip: {e}"), e))
+    };
     let mut archive = zip::ZipArchive::new(super::open(&path)?).map_err(zip_err)?;
     let folder = match split {
         Split::Train => "train",
@@ -46,9 +49,16 @@ pub(crate) fn load(dir: &Path, split: Split) -> Result<Vec<Record>, DataError> {
             .by_name(&name)
             .map_err(zip_err)?
             .read_to_end(&mut bytes)
-            .map_err(|e| DataError::parse(&entry_path, None, format!("zip: {e}")))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|e| DataError::parse(&entry_path, None, format!("not UTF-8: {e}")))?;
+            .map_err(|e| {
+                DataError::parse(&entry_path, None, Detail::with(format!("zip: {e}"), e))
+            })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            DataError::parse(
+                &entry_path,
+                None,
+                Detail::with(format!("not UTF-8: {e}"), e),
+            )
+        })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let mut sink = Sink::new(&entry_path, "zh", Channel::Chat);
         for line in text.lines() {

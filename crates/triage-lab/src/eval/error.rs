@@ -3,13 +3,24 @@
 
 use crate::metrics::MetricError;
 use std::path::PathBuf;
+use triage_core::cause::Detail;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
+    /// `message` is ours (validation), or the I/O or TOML error, then kept as the source.
     #[error("{}: {message}", .path.display())]
-    Suite { path: PathBuf, message: String },
+    Suite {
+        path: PathBuf,
+        #[source]
+        message: Detail,
+    },
+    /// `message` is ours, or the error that stopped the task, then kept as the source.
     #[error("task {task:?}: {message}")]
-    Task { task: String, message: String },
+    Task {
+        task: String,
+        #[source]
+        message: Detail,
+    },
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
@@ -37,7 +48,7 @@ pub enum EvalError {
 }
 
 impl EvalError {
-    pub(crate) fn task(task: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn task(task: &str, message: impl Into<Detail>) -> Self {
         EvalError::Task {
             task: task.to_string(),
             message: message.into(),

@@ -13,6 +13,7 @@ use ndarray::{Array2, Axis};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use triage_core::cause::Detail;
 use triage_core::classify::Classifier;
 use triage_core::config::Config;
 use triage_core::kb::{KbOptions, KnowledgeBase};
@@ -66,7 +67,7 @@ pub fn load_kb(
     };
     let (kb, issues) =
         KnowledgeBase::load(source, classifier, &config.suggest.cache_dir(), &options)
-            .map_err(|e| EvalError::task(task, e.to_string()))?;
+            .map_err(|e| EvalError::task(task, Detail::of(e)))?;
     for i in &issues {
         tracing::warn!(task, "knowledge base: {i}");
     }
@@ -144,7 +145,7 @@ pub fn run(
     for (variant, recs, emb) in variants {
         let qs = queries(classifier, head, recs, emb);
         let eval = retrieval_eval(kb, &qs, Some(emb.view()))
-            .map_err(|e| EvalError::task(task, e.to_string()))?;
+            .map_err(|e| EvalError::task(task, Detail::of(e)))?;
         let figs = figures(&eval.report);
         let value = figs.get(PRIMARY).copied().unwrap_or(0.0);
         if *variant == ChannelVariant::Clean {
@@ -217,7 +218,7 @@ fn misses(
         };
         let top = kb
             .search(&query)
-            .map_err(|e| EvalError::task("retrieval", e.to_string()))?
+            .map_err(|e| EvalError::task("retrieval", Detail::of(e)))?
             .into_iter()
             .next()
             .map(|s| s.id);

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use triage_core::cause::Detail;
 use triage_core::config::Config;
 use triage_core::model::HeadKind;
 
@@ -36,7 +37,7 @@ pub struct RunOptions<'a> {
 pub fn run_suite(suite: &Suite, opts: RunOptions<'_>) -> Result<EvalReport, EvalError> {
     suite.validate().map_err(|message| EvalError::Suite {
         path: PathBuf::from(&suite.name),
-        message,
+        message: message.into(),
     })?;
     let started = Instant::now();
     let default_model = suite
@@ -85,7 +86,7 @@ pub fn run_suite(suite: &Suite, opts: RunOptions<'_>) -> Result<EvalReport, Eval
                         classifier.manifest.languages.clone(),
                         h.threshold,
                     )
-                    .map_err(|e| EvalError::task("handoff", e.to_string()))?,
+                    .map_err(|e| EvalError::task("handoff", Detail::of(e)))?,
                 ),
                 None => Box::new(ConfidenceThreshold {
                     threshold: h.threshold.unwrap_or(0.0),

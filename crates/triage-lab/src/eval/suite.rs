@@ -13,6 +13,7 @@ use crate::data::Split;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use triage_core::cause::Detail;
 
 fn default_seed() -> u64 {
     13
@@ -218,13 +219,13 @@ pub(crate) fn handoff_group_figure(m: &str) -> bool {
 
 impl Suite {
     pub fn from_file(path: &Path) -> Result<Self, EvalError> {
-        let err = |message: String| EvalError::Suite {
+        let err = |message: Detail| EvalError::Suite {
             path: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let suite: Suite = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
-        suite.validate().map_err(err)?;
+        let text = std::fs::read_to_string(path).map_err(|e| err(Detail::of(e)))?;
+        let suite: Suite = toml::from_str(&text).map_err(|e| err(Detail::of(e)))?;
+        suite.validate().map_err(|m| err(m.into()))?;
         Ok(suite)
     }
 

@@ -68,7 +68,7 @@ pub fn embed_cached(
     what: &str,
 ) -> Result<Array2<f32>, TriageError> {
     let h = c.engine().hidden_size();
-    let key = key(c, texts).map_err(|e| TriageError::Internal(e.to_string()))?;
+    let key = key(c, texts).map_err(TriageError::internal)?;
     let path = cache_dir().join(format!("emb-{key}.f32"));
     if let Some(a) = read(&path, texts.len(), h) {
         tracing::info!(what, n = texts.len(), "embeddings from cache");

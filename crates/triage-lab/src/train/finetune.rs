@@ -24,6 +24,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use triage_core::cause::Detail;
 use triage_core::classify::Classifier;
 use triage_core::config::Config;
 use triage_core::model::backend::candle_hidden_after;
@@ -149,7 +150,7 @@ fn frozen_outputs(
             bundle
                 .tokenizer
                 .encode(&n)
-                .map_err(|e| TrainError::Invalid(e.to_string()))
+                .map_err(|e| TrainError::Invalid(Detail::of(e)))
         })
         .collect::<Result<_, _>>()?;
     let mut order: Vec<usize> = (0..encs.len()).collect();
@@ -382,7 +383,7 @@ pub fn run(
         recipe.max_seq_len,
         &recipe.prefix,
     )
-    .map_err(|e| TrainError::Invalid(e.to_string()))?;
+    .map_err(|e| TrainError::Invalid(Detail::of(e)))?;
     let norm = NormalizeOptions {
         emoji_to_words: base.tokenizer.is_unknown("😡"),
         to_simplified: true,
@@ -447,7 +448,7 @@ pub fn run(
         for (name, var) in vars.iter() {
             let t = base_tensors
                 .get(name)
-                .ok_or_else(|| TrainError::Invalid(format!("base weights lack {name}")))?;
+                .ok_or_else(|| TrainError::Invalid(format!("base weights lack {name}").into()))?;
             var.set(t)?;
             let layer = name
                 .strip_prefix("encoder.layer.")
@@ -487,12 +488,12 @@ pub fn run(
     };
     let ckpt = checkpoint_dir(recipe);
     std::fs::create_dir_all(&ckpt)
-        .map_err(|e| TrainError::Invalid(format!("{}: {e}", ckpt.display())))?;
+        .map_err(|e| TrainError::Invalid(Detail::with(format!("{}: {e}", ckpt.display()), e)))?;
     let mut state = CkptState::default();
     if resume && ckpt.join("state.json").is_file() {
         let text = std::fs::read_to_string(ckpt.join("state.json"))
-            .map_err(|e| TrainError::Invalid(e.to_string()))?;
-        state = serde_json::from_str(&text).map_err(|e| TrainError::Invalid(e.to_string()))?;
+            .map_err(|e| TrainError::Invalid(Detail::of(e)))?;
+        state = serde_json::from_str(&text).map_err(|e| TrainError::Invalid(Detail::of(e)))?;
         let tensors = candle_core::safetensors::load(ckpt.join("last.safetensors"), &Device::Cpu)?;
         opt.restore(&tensors, state.step)?;
         tracing::info!(step = state.step, "resumed from checkpoint");
@@ -553,7 +554,7 @@ pub fn run(
                 ckpt.join("state.json"),
                 serde_json::to_string(&state).unwrap_or_default(),
             )
-            .map_err(|e| TrainError::Invalid(e.to_string()))?;
+            .map_err(|e| TrainError::Invalid(Detail::of(e)))?;
             let stop = state.stale_evals >= ts.patience || out_of_time;
             if stop {
                 tracing::info!(step = step + 1, out_of_time, "stopping early");
@@ -583,7 +584,7 @@ pub fn run(
         let spec = new_spec(&t.head, t.kind, &t.labels);
         let w = to_array2(w.as_tensor())?;
         let b = Array1::from(b.as_tensor().to_vec1::<f32>()?);
-        heads.push(Head::new(spec, w, b).map_err(TrainError::Invalid)?);
+        heads.push(Head::new(spec, w, b).map_err(|m| TrainError::Invalid(m.into()))?);
     }
     let manifest = Manifest {
         name: recipe.name.clone(),
@@ -655,8 +656,9 @@ pub fn run(
         n = train_examples,
         cpus = std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
-    super::card::write_model_card(&recipe.out, &manifest, &run_notes)
-        .map_err(|e| TrainError::Invalid(format!("{}: {e}", recipe.out.display())))?;
+    super::card::write_model_card(&recipe.out, &manifest, &run_notes).map_err(|e| {
+        TrainError::Invalid(Detail::with(format!("{}: {e}", recipe.out.display()), e))
+    })?;
     Ok(FinetuneReport {
         steps: state.step,
         best_step: state.best_step,

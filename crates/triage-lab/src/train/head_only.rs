@@ -10,6 +10,7 @@ use crate::data::{self, Record, Split};
 use crate::metrics;
 use ndarray::{Array2, Axis};
 use std::path::PathBuf;
+use triage_core::cause::Detail;
 use triage_core::classify::Classifier;
 use triage_core::config::Config;
 use triage_core::model::writer::write_bundle;
@@ -60,8 +61,9 @@ pub enum TrainError {
     Fit(#[from] candle_core::Error),
     #[error(transparent)]
     Encoder(#[from] triage_core::model::BackendError),
+    /// A message of ours, or an error (I/O, JSON, tokenizer) kept as the source.
     #[error("{0}")]
-    Invalid(String),
+    Invalid(#[source] Detail),
 }
 
 /// Training and dev records, and where dev came from (for the model card).
@@ -87,23 +89,29 @@ pub fn run(args: &HeadOnlyArgs, config: Config) -> Result<HeadReport, TrainError
     let kind = head_kind(&args.head, &train);
     let train = usable(train, kind, None);
     if train.is_empty() {
-        return Err(TrainError::Invalid(format!(
-            "{}: no records with {} labels",
-            args.data,
-            if kind == HeadKind::Softmax {
-                "intent"
-            } else {
-                "emotions"
-            }
-        )));
+        return Err(TrainError::Invalid(
+            format!(
+                "{}: no records with {} labels",
+                args.data,
+                if kind == HeadKind::Softmax {
+                    "intent"
+                } else {
+                    "emotions"
+                }
+            )
+            .into(),
+        ));
     }
     let labels = labels_of(kind, &train);
     if labels.len() < 2 {
-        return Err(TrainError::Invalid(format!(
-            "{}: need at least 2 labels, found {}",
-            args.data,
-            labels.len()
-        )));
+        return Err(TrainError::Invalid(
+            format!(
+                "{}: need at least 2 labels, found {}",
+                args.data,
+                labels.len()
+            )
+            .into(),
+        ));
     }
     let dev = usable(dev, kind, Some(&labels));
     tracing::info!(head = %args.head, ?kind, labels = labels.len(), train = train.len(), dev = dev.len(), "fitting head");
@@ -184,7 +192,7 @@ pub fn calibrated_head(
 ) -> Result<(Head, &'static str, f64), TrainError> {
     let labels = spec.labels.clone();
     let head = |spec: &HeadSpec| {
-        Head::new(spec.clone(), w.clone(), b.clone()).map_err(TrainError::Invalid)
+        Head::new(spec.clone(), w.clone(), b.clone()).map_err(|m| TrainError::Invalid(m.into()))
     };
     match spec.kind {
         HeadKind::Softmax => {
@@ -269,7 +277,8 @@ fn write_with_head(c: &Classifier, args: &HeadOnlyArgs, head: Head) -> Result<()
     manifest.heads = heads.iter().map(|h| h.spec.clone()).collect();
     write_bundle(&args.out, &c.files, &manifest, &heads)?;
     super::card::write_model_card(&args.out, &manifest, "").map_err(|e| {
-        TrainError::Invalid(format!("{}: {e}", args.out.join("MODEL_CARD.md").display()))
+        let text = format!("{}: {e}", args.out.join("MODEL_CARD.md").display());
+        TrainError::Invalid(Detail::with(text, e))
     })?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use triage_core::cause::Detail;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,17 +119,17 @@ fn default_seed() -> u64 {
 }
 
 impl Recipe {
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let r: Recipe = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    /// Reads and checks a recipe. The message names the file; the I/O or TOML error,
+    /// when there is one, is the source.
+    pub fn load(path: &Path) -> Result<Self, Detail> {
+        let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let text = std::fs::read_to_string(path).map_err(|e| Detail::with(at(&e), e))?;
+        let r: Recipe = toml::from_str(&text).map_err(|e| Detail::with(at(&e), e))?;
         if r.tasks.is_empty() {
-            return Err(format!("{}: no [[task]]", path.display()));
+            return Err(format!("{}: no [[task]]", path.display()).into());
         }
         if r.train.batch_size == 0 || r.train.epochs <= 0.0 {
-            return Err(format!(
-                "{}: batch_size and epochs must be > 0",
-                path.display()
-            ));
+            return Err(format!("{}: batch_size and epochs must be > 0", path.display()).into());
         }
         Ok(r)
     }

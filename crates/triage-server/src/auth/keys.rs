@@ -44,8 +44,12 @@ const MAX_NAME: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
-    #[error("keys file {file}: {message}")]
-    Read { file: PathBuf, message: String },
+    /// The file cannot be read or written; the I/O error is the source.
+    #[error("keys file {file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("keys file {file}: {message}")]
     Invalid { file: PathBuf, message: String },
 }
@@ -190,7 +194,7 @@ pub fn add(file: &Path, name: &str, tenant: &Tenant, role: Role) -> Result<Strin
         Err(e) => {
             return Err(KeysError::Read {
                 file: file.to_path_buf(),
-                message: e.to_string(),
+                source: e,
             })
         }
     };
@@ -219,7 +223,7 @@ pub fn add(file: &Path, name: &str, tenant: &Tenant, role: Role) -> Result<Strin
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| KeysError::Read {
             file: file.to_path_buf(),
-            message: e.to_string(),
+            source: e,
         })?;
     }
     use std::io::Write;
@@ -230,7 +234,7 @@ pub fn add(file: &Path, name: &str, tenant: &Tenant, role: Role) -> Result<Strin
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(|e| KeysError::Read {
             file: file.to_path_buf(),
-            message: e.to_string(),
+            source: e,
         })?;
     Ok(key)
 }
@@ -246,7 +250,7 @@ pub fn remove(file: &Path, name: &str) -> Result<KeyEntry, KeysError> {
     };
     let io = |e: std::io::Error| KeysError::Read {
         file: file.to_path_buf(),
-        message: e.to_string(),
+        source: e,
     };
     let text = std::fs::read_to_string(file).map_err(io)?;
     let keys = Keys::parse(&text).map_err(invalid)?;
@@ -298,7 +302,7 @@ pub fn remove(file: &Path, name: &str) -> Result<KeyEntry, KeysError> {
 pub fn load(file: &Path) -> Result<Keys, KeysError> {
     let text = std::fs::read_to_string(file).map_err(|e| KeysError::Read {
         file: file.to_path_buf(),
-        message: e.to_string(),
+        source: e,
     })?;
     Keys::parse(&text).map_err(|message| KeysError::Invalid {
         file: file.to_path_buf(),

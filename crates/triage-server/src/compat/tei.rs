@@ -492,9 +492,7 @@ async fn rerank_kb(
             k: base.len(),
             ..Query::new(&text)
         };
-        let mut found = base
-            .search(&q)
-            .map_err(|e| TriageError::Internal(e.to_string()))?;
+        let mut found = base.search(&q).map_err(TriageError::internal)?;
         found.sort_by(|a, b| {
             b.scores
                 .dense
@@ -519,7 +517,7 @@ async fn rerank_kb(
         Ok(ranks)
     })
     .await
-    .map_err(|e| TriageError::Internal(e.to_string()))?
+    .map_err(TriageError::internal)?
 }
 
 #[derive(Debug, Deserialize)]
@@ -559,10 +557,10 @@ async fn run_tokenize(state: AppState, req: Request) -> Result<Vec<Vec<TokenSpan
                 c.check_text(Some(t)).map_err(at)?;
                 c.tokenizer()
                     .tokens(&c.embed_text(t), special)
-                    .map_err(|e| TriageError::Internal(e.to_string()).into())
+                    .map_err(|e| TriageError::internal(e).into())
             })
             .collect::<Result<Vec<_>, Failure>>()
     })
     .await
-    .map_err(|e| TriageError::Internal(e.to_string()))?
+    .map_err(TriageError::internal)?
 }

@@ -40,7 +40,7 @@ pub(crate) async fn with_store<T: Send + 'static>(
     if handoff.blocking() {
         tokio::task::spawn_blocking(move || f(&handoff))
             .await
-            .map_err(|e| TriageError::Internal(e.to_string()))?
+            .map_err(TriageError::internal)?
     } else {
         f(&handoff)
     }

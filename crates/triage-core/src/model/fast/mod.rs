@@ -26,6 +26,7 @@ mod weights;
 use super::backend::{Backend, BackendError};
 use super::bert::BertModel;
 use super::tokenize::Encoded;
+use crate::cause::Detail;
 use forward::{Batch, Mats, Output, Pass, Private};
 pub use isa::{Isa, IsaUnavailable};
 use ndarray::Array2;
@@ -308,7 +309,7 @@ impl Backend for FastEncoder {
         };
         let out = self.run(batch, pass)?;
         Array2::from_shape_vec((batch.len(), self.weights.hidden), out)
-            .map_err(|e| BackendError(e.to_string()))
+            .map_err(|e| BackendError(Detail::of(e)))
     }
 
     fn hidden_size(&self) -> usize {

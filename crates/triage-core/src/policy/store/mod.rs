@@ -20,6 +20,7 @@ pub use self::redis::RedisStore;
 
 use super::feedback::Feedback;
 use super::turn::StoredTurn;
+use crate::cause::Detail;
 use crate::config::MemoryConfig;
 use crate::tenant::Tenant;
 use std::borrow::Cow;
@@ -52,14 +53,16 @@ pub fn split(key: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// `Clone`, its Redis error shared ([`Detail`]): a failure is kept in reload statuses
+/// and answers as well as logged. The [`Detail`] reads as the message it replaces.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The store cannot be reached now; callers go on without memory.
     #[error("conversation store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Detail),
     /// The configuration cannot work (bad URL): reported at start-up.
     #[error("conversation store misconfigured: {0}")]
-    Config(String),
+    Config(#[source] Detail),
 }
 
 /// A turn's size as the byte budget (`memory.max_conversation_bytes`) counts it: its
@@ -103,10 +106,9 @@ pub trait ConversationStore: Send + Sync {
     /// before feedback existed still compiles and fails loudly rather than silently.
     fn add_feedback(&self, id: &str, feedback: &Feedback, now_ms: u64) -> Result<bool, StoreError> {
         let _ = (id, feedback, now_ms);
-        Err(StoreError::Unavailable(format!(
-            "the {} store does not keep feedback",
-            self.kind()
-        )))
+        Err(StoreError::Unavailable(
+            format!("the {} store does not keep feedback", self.kind()).into(),
+        ))
     }
 
     /// The conversation's feedback, oldest first; empty when there is none.
@@ -156,10 +158,9 @@ pub trait ConversationStore: Send + Sync {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         let _ = (tenant, entry, now_ms);
-        Err(StoreError::Unavailable(format!(
-            "the {} store keeps no console index",
-            self.kind()
-        )))
+        Err(StoreError::Unavailable(
+            format!("the {} store keeps no console index", self.kind()).into(),
+        ))
     }
 
     /// `tenant`'s indexed conversations that have not expired, newest first, at most

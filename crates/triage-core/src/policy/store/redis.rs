@@ -31,6 +31,7 @@ mod queue;
 use self::conn::{Conn, Topology};
 use super::queue::QueueEntry;
 use super::{ConversationStore, StoreError, TurnLock};
+use crate::cause::Detail;
 use crate::config::MemoryConfig;
 use crate::policy::feedback::{Feedback, MAX_FEEDBACK};
 use crate::policy::turn::StoredTurn;
@@ -106,7 +107,7 @@ impl RedisStore {
     pub fn new(url: &str, c: &MemoryConfig) -> Result<Self, StoreError> {
         let timeout = Duration::from_millis(c.redis_timeout_ms.max(1));
         let topology = Topology::open(url, timeout)
-            .map_err(|e| StoreError::Config(format!("redis_url: {e}")))?;
+            .map_err(|e| StoreError::Config(e.prefixed("redis_url: ")))?;
         let tagged = topology.is_cluster();
         if tagged && c.redis_prefix.contains(['{', '}']) {
             return Err(StoreError::Config(
@@ -176,7 +177,7 @@ impl RedisStore {
         *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    fn mark_down(&self, e: &RedisError) -> StoreError {
+    fn mark_down(&self, e: RedisError) -> StoreError {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
         *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(Instant::now() + self.retry);
@@ -184,7 +185,7 @@ impl RedisStore {
             tracing::warn!(error = %e, retry_ms = self.retry.as_millis() as u64,
                 "redis unreachable: answering without conversation memory");
         }
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(Detail::of(e))
     }
 
     /// Runs `op` on a pooled connection, or a fresh one if the pooled one went stale
@@ -208,19 +209,19 @@ impl RedisStore {
                 Err(e) if lost_connection(&e) => {} // stale: try a fresh connection
                 Err(e) => {
                     self.give_back(conn);
-                    return Err(StoreError::Unavailable(e.to_string()));
+                    return Err(StoreError::Unavailable(Detail::of(e)));
                 }
             }
         }
-        let mut conn = self.connect().map_err(|e| self.mark_down(&e))?;
+        let mut conn = self.connect().map_err(|e| self.mark_down(e))?;
         match op(&mut conn) {
             Ok(v) => {
                 self.give_back(conn);
                 self.mark_up();
                 Ok(v)
             }
-            Err(e) if lost_connection(&e) => Err(self.mark_down(&e)),
-            Err(e) => Err(StoreError::Unavailable(e.to_string())),
+            Err(e) if lost_connection(&e) => Err(self.mark_down(e)),
+            Err(e) => Err(StoreError::Unavailable(Detail::of(e))),
         }
     }
 }
@@ -245,8 +246,9 @@ impl ConversationStore for RedisStore {
     fn append(&self, id: &str, turn: &StoredTurn, _now_ms: u64) -> Result<(), StoreError> {
         let key = self.conv_key(id);
         let feedback = self.feedback_key(id);
-        let json = serde_json::to_string(turn)
-            .map_err(|e| StoreError::Unavailable(format!("cannot encode turn: {e}")))?;
+        let json = serde_json::to_string(turn).map_err(|e| {
+            StoreError::Unavailable(Detail::with(format!("cannot encode turn: {e}"), e))
+        })?;
         let ttl = i64::try_from(self.ttl_ms).unwrap_or(i64::MAX);
         // EVAL with the script's text (not EVALSHA): nothing to reload after a Redis
         // restart, and the script is a few hundred bytes beside a turn's JSON. The
@@ -269,8 +271,9 @@ impl ConversationStore for RedisStore {
     fn add_feedback(&self, id: &str, fb: &Feedback, _now_ms: u64) -> Result<bool, StoreError> {
         let conv = self.conv_key(id);
         let key = self.feedback_key(id);
-        let json = serde_json::to_string(fb)
-            .map_err(|e| StoreError::Unavailable(format!("cannot encode feedback: {e}")))?;
+        let json = serde_json::to_string(fb).map_err(|e| {
+            StoreError::Unavailable(Detail::with(format!("cannot encode feedback: {e}"), e))
+        })?;
         let keep = MAX_FEEDBACK as isize;
         // The conversation's remaining life; the feedback list gets the same. A
         // conversation that expires between the two calls leaves a list that expires

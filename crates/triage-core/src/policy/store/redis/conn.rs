@@ -12,6 +12,7 @@
 //! The topology code is the redis crate's (`sentinel`, `cluster` features); this file only
 //! parses the URL and gives the store one connection type.
 
+use crate::cause::Detail;
 use percent_encoding::percent_decode_str;
 use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
@@ -94,7 +95,7 @@ fn hosts(list: &str, default_port: u16) -> Result<Vec<(String, u16)>, String> {
 }
 
 impl Target {
-    pub fn parse(url: &str) -> Result<Self, String> {
+    pub fn parse(url: &str) -> Result<Self, Detail> {
         let url = url.trim();
         let lower = url.to_ascii_lowercase();
         let (scheme_len, sentinel) = if lower.starts_with(SENTINEL) {
@@ -103,7 +104,7 @@ impl Target {
             (CLUSTER.len(), false)
         } else {
             // Checked here so that a bad URL stops start-up, as it did before.
-            redis::Client::open(url).map_err(|e| e.to_string())?;
+            redis::Client::open(url).map_err(Detail::of)?;
             return Ok(Self::Single(url.to_string()));
         };
         let rest = &url[scheme_len..];
@@ -129,7 +130,7 @@ impl Target {
                 Some(("sentinel_password", v)) if sentinel => {
                     sentinel_password = Some(decode(v)?).filter(|p| !p.is_empty())
                 }
-                _ => return Err(format!("unknown query parameter {pair:?}")),
+                _ => return Err(format!("unknown query parameter {pair:?}").into()),
             }
         }
         if sentinel {
@@ -183,11 +184,11 @@ pub enum Topology {
 impl Topology {
     /// The clients for `url`, with every connection's connect, read and write timeout
     /// `timeout`. Nothing is contacted.
-    pub fn open(url: &str, timeout: Duration) -> Result<Self, String> {
+    pub fn open(url: &str, timeout: Duration) -> Result<Self, Detail> {
         match Target::parse(url)? {
             Target::Single(url) => redis::Client::open(url)
                 .map(Self::Single)
-                .map_err(|e| e.to_string()),
+                .map_err(Detail::of),
             Target::Sentinel {
                 sentinels,
                 master,
@@ -200,7 +201,7 @@ impl Topology {
                     .into_iter()
                     .map(|(h, p)| ConnectionAddr::Tcp(h, p));
                 let mut b = SentinelClientBuilder::new(addrs, master, SentinelServerType::Master)
-                    .map_err(|e| e.to_string())?
+                    .map_err(Detail::of)?
                     .set_client_to_redis_db(db);
                 if let Some(u) = username {
                     b = b.set_client_to_redis_username(u);
@@ -211,7 +212,7 @@ impl Topology {
                 if let Some(p) = sentinel_password {
                     b = b.set_client_to_sentinel_password(p);
                 }
-                let client = b.build().map_err(|e| e.to_string())?;
+                let client = b.build().map_err(Detail::of)?;
                 Ok(Self::Sentinel(Mutex::new(client)))
             }
             Target::Cluster {
@@ -240,7 +241,7 @@ impl Topology {
                 if let Some(p) = password {
                     b = b.password(p);
                 }
-                b.build().map(Self::Cluster).map_err(|e| e.to_string())
+                b.build().map(Self::Cluster).map_err(Detail::of)
             }
         }
     }

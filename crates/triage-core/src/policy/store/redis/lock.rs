@@ -15,6 +15,7 @@
 //! `memory.redis_wait_replicas` > 0.
 
 use super::{RedisStore, APPEND};
+use crate::cause::Detail;
 use crate::config::MemoryConfig;
 use crate::policy::store::{StoreError, TurnLock};
 use crate::policy::turn::StoredTurn;
@@ -82,10 +83,13 @@ impl RedisStore {
             let now = Instant::now();
             if now >= deadline {
                 ::metrics::counter!("triage_turn_lock_timeouts_total").increment(1);
-                return Err(StoreError::Unavailable(format!(
-                    "conversation busy: its turn lock was not free within {} ms",
-                    self.lock.wait.as_millis()
-                )));
+                return Err(StoreError::Unavailable(
+                    format!(
+                        "conversation busy: its turn lock was not free within {} ms",
+                        self.lock.wait.as_millis()
+                    )
+                    .into(),
+                ));
             }
             std::thread::sleep(pause.min(deadline - now));
             pause = (pause * 2).min(MAX_PAUSE);
@@ -102,8 +106,9 @@ impl RedisStore {
         let key = self.conv_key(id);
         let feedback = self.feedback_key(id);
         let lock_key = self.lock_key(id);
-        let json = serde_json::to_string(turn)
-            .map_err(|e| StoreError::Unavailable(format!("cannot encode turn: {e}")))?;
+        let json = serde_json::to_string(turn).map_err(|e| {
+            StoreError::Unavailable(Detail::with(format!("cannot encode turn: {e}"), e))
+        })?;
         let ttl = i64::try_from(self.ttl_ms).unwrap_or(i64::MAX);
         let eval = |p: &mut redis::Pipeline| {
             p.cmd("EVAL")
@@ -143,10 +148,13 @@ impl RedisStore {
             ));
         }
         if let Some(n) = acked.filter(|n| *n < self.lock.wait_replicas) {
-            return Err(StoreError::Unavailable(format!(
-                "turn kept on the primary but acknowledged by {n} of {} replicas",
-                self.lock.wait_replicas
-            )));
+            return Err(StoreError::Unavailable(
+                format!(
+                    "turn kept on the primary but acknowledged by {n} of {} replicas",
+                    self.lock.wait_replicas
+                )
+                .into(),
+            ));
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! dropped by the same script, so the index never outgrows the conversations it lists.
 
 use super::RedisStore;
+use crate::cause::Detail;
 use crate::policy::store::queue::QueueEntry;
 use crate::policy::store::StoreError;
 use crate::tenant::Tenant;
@@ -58,8 +59,9 @@ impl RedisStore {
         entry: &QueueEntry,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(entry)
-            .map_err(|e| StoreError::Unavailable(format!("cannot encode queue entry: {e}")))?;
+        let json = serde_json::to_string(entry).map_err(|e| {
+            StoreError::Unavailable(Detail::with(format!("cannot encode queue entry: {e}"), e))
+        })?;
         let (recent, entries, stamp) = (
             self.console_key(tenant, "recent"),
             self.console_key(tenant, "entries"),
