@@ -387,7 +387,7 @@ impl Shared {
 
     /// The watch's check.
     fn tick(&self) {
-        // The first load is under way on the worker.
+        // Until the first load is done (on this same thread), there is nothing to check.
         if self.is_indexed() {
             // Failures are logged, kept in `error` and audited by the reload itself.
             let _ = self.reload(false, Some(BY_WATCH));
