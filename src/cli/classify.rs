@@ -13,8 +13,8 @@ use triage_core::api::{ClassifyRequest, ErrorBody, ErrorDetail};
 use triage_core::bundles::load_classifier;
 use triage_core::classify::Classifier;
 use triage_core::config::Config;
+use triage_core::kb::LiveKb;
 use triage_core::policy::HandoffService;
-use triage_core::suggest::LiveKb;
 
 /// Lines classified per engine call: large enough to batch, small enough to stream.
 const CHUNK: usize = 64;

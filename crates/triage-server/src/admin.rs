@@ -14,8 +14,8 @@ use axum::Json;
 use serde::Serialize;
 use triage_core::api::ErrorBody;
 use triage_core::error::TriageError;
+use triage_core::kb::KbStatus;
 use triage_core::policy::{PolicyConfig, PolicyStatus, Reloaded};
-use triage_core::suggest::KbStatus;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PolicyView {

@@ -19,8 +19,8 @@ use triage_core::api::{ErrorBody, Feedback, FeedbackRequest, FeedbackResponse};
 use triage_core::bundles::Bundles;
 use triage_core::classify::{check_conversation_id, Classifier};
 use triage_core::error::TriageError;
+use triage_core::kb::LiveKb;
 use triage_core::policy::HandoffService;
-use triage_core::suggest::LiveKb;
 use triage_core::tenant::Tenant;
 
 /// Longest suggestion id or intent label accepted, in bytes.
@@ -126,8 +126,8 @@ fn record(
             .iter()
             .any(|t| t.suggestions_shown.iter().any(|s| &s.id == sid));
         let in_kb = || {
-            kb.and_then(LiveKb::handle)
-                .is_some_and(|h| h.current().article(sid).is_some())
+            kb.and_then(LiveKb::current)
+                .is_some_and(|v| v.kb.article(sid).is_some())
         };
         if !shown && !in_kb() {
             return Err(TriageError::UnknownSuggestion(format!(

@@ -39,9 +39,8 @@ use std::time::Instant;
 use triage_core::bundles::{Bundles, BundlesError, Served};
 use triage_core::classify::Classifier;
 use triage_core::error::TriageError;
-use triage_core::kb::Embedder;
+use triage_core::kb::{Embedder, LiveKb};
 use triage_core::policy::{HandoffService, PolicyError};
-use triage_core::suggest::LiveKb;
 
 /// Why a server could not start serving.
 #[derive(Debug, thiserror::Error)]

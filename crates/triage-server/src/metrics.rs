@@ -30,10 +30,7 @@ pub async fn render(State(state): State<AppState>) -> String {
                 "isa" => enc.isa.map_or("none", |i| i.as_str())
             )
             .set(1.0);
-            let articles =
-                s.kb.as_ref()
-                    .and_then(|k| k.handle())
-                    .map(|h| h.current().len());
+            let articles = s.kb.as_ref().and_then(|k| k.current()).map(|v| v.kb.len());
             let indexing = s.kb.as_ref().is_some_and(|k| k.is_indexing());
             metrics::gauge!("triage_model_kb_ready", "model" => model.clone())
                 .set(if articles.is_some() { 1.0 } else { 0.0 });
@@ -44,13 +41,13 @@ pub async fn render(State(state): State<AppState>) -> String {
         }
     }
     if let Some(kb) = state.kb() {
-        let handle = kb.handle();
-        metrics::gauge!("triage_kb_ready").set(if handle.is_some() { 1.0 } else { 0.0 });
+        let current = kb.current();
+        metrics::gauge!("triage_kb_ready").set(if current.is_some() { 1.0 } else { 0.0 });
         metrics::gauge!("triage_kb_indexing").set(if kb.is_indexing() { 1.0 } else { 0.0 });
-        if let Some(h) = handle {
-            metrics::gauge!("triage_kb_articles").set(h.current().len() as f64);
-            metrics::gauge!("triage_kb_issues").set(h.issues().len() as f64);
-            metrics::gauge!("triage_kb_generation").set(h.generation() as f64);
+        if let Some(v) = current {
+            metrics::gauge!("triage_kb_articles").set(v.kb.len() as f64);
+            metrics::gauge!("triage_kb_issues").set(v.issues.len() as f64);
+            metrics::gauge!("triage_kb_generation").set(v.generation as f64);
         }
     }
     state.prometheus.render()

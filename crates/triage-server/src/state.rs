@@ -10,9 +10,8 @@ use triage_core::bundles::{Bundles, Served};
 use triage_core::classify::Classifier;
 use triage_core::config::Config;
 use triage_core::error::TriageError;
-use triage_core::kb::Embedder;
+use triage_core::kb::{Embedder, KbStatus, LiveKb};
 use triage_core::policy::HandoffService;
-use triage_core::suggest::{KbStatus, LiveKb};
 
 #[derive(Clone)]
 pub struct AppState {

@@ -8,8 +8,9 @@
 //! and indexes them for a hybrid search: cosine on the embeddings (exact with ndarray for
 //! small bases, HNSW above [`KbOptions::approx_above`]), BM25 ([`lexical`]), and a boost for
 //! articles tagged with the predicted intent, weighted by its confidence ([`search`]).
-//! [`KbHandle`] swaps in a rebuilt base when the files change, without a restart
-//! (polled by the one watcher helper, [`crate::watch`]).
+//! [`LiveKb`] is the one live knowledge base of a server: it loads the base in the
+//! background, polls its files (with the one watcher helper, [`crate::watch`]) and swaps
+//! in a rebuilt [`KnowledgeBase`] when they change, without a restart.
 //!
 //! The caller computes the query embedding with the same encoder (it already has it from
 //! classification) and passes it in, so a search never runs the encoder.
@@ -18,8 +19,8 @@ pub mod article;
 pub mod cache;
 pub mod dense;
 pub mod embedder;
-pub mod handle;
 pub mod lexical;
+pub mod live;
 pub mod search;
 pub mod source;
 
@@ -28,7 +29,7 @@ mod base;
 pub use article::{Article, ArticleType, FollowUp};
 pub use base::KnowledgeBase;
 pub use embedder::{EmbedError, Embedder};
-pub use handle::{KbHandle, KbWatcher, ReloadOutcome};
+pub use live::{KbState, KbStatus, LiveKb, ReloadOutcome, Version};
 pub use search::{Mode, Query, ScoreParts, SearchError, Suggestion};
 
 use serde::{Deserialize, Serialize};

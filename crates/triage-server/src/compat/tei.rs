@@ -474,7 +474,7 @@ async fn rerank_kb(
     let embedded = embed_texts(state, vec![query.clone()], model, truncate, kb_of).await?;
     let c = embedded.classifier.clone();
     let served = state.bundles()?.named(&c.manifest.name)?;
-    let handle = served
+    let version = served
         .kb
         .as_ref()
         .ok_or_else(|| TriageError::KbUnavailable("no knowledge base".into()))?
@@ -485,7 +485,7 @@ async fn rerank_kb(
         let text = c.embed_text(&query);
         // Articles in the query's language, when the base has any (as /v1/suggest).
         let lang = c.detect_lang(&query, None);
-        let base = handle.current();
+        let base = &version.kb;
         let q = Query {
             embedding: Some(vectors.row(0)),
             lang: Some(&lang),

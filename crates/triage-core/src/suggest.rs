@@ -1,18 +1,22 @@
-//! One knowledge-base search for a classified message, in the modes the caller wants,
-//! against one version of the base (an edit landing between the two searches cannot mix
-//! versions in one answer).
+//! Knowledge-base suggestions for a classified message: one search in the modes the
+//! caller wants, against one version of the live base ([`LiveKb`]) (an edit landing
+//! between the two searches cannot mix versions in one answer), shared by
+//! `/v1/classify` (`suggest: true`), `/v1/suggest` and `triage classify`.
 //!
 //! What the classifier said is trusted only where the policy trusts it: the predicted
 //! intent boosts articles, and a negative sentiment puts an empathy script first, only
 //! when the model reads the message's language. A language the model does not read
 //! still gets dense and lexical matches among the articles in that language.
 
-use super::live::LiveKb;
 use crate::error::TriageError;
-use crate::kb::{Mode, Query, Suggestion};
+use crate::kb::{Mode, Query, Suggestion, Version};
 use crate::model::{EmotionResult, IntentResult};
 use crate::text::Channel;
 use ndarray::ArrayView1;
+use std::sync::Arc;
+
+/// The live base, named here too for the callers that search it (the classifier).
+pub use crate::kb::LiveKb;
 
 /// A classified message as the knowledge base needs it.
 #[derive(Debug, Clone, Copy)]
@@ -70,8 +74,8 @@ impl LiveKb {
     /// Searches the base serving now. `KbUnavailable` while it is first indexed or when
     /// it did not load.
     pub fn lookup(&self, l: &Lookup<'_>, want: Want) -> Result<Found, TriageError> {
-        let handle = self.serving()?;
-        let kb = handle.current();
+        let version = self.serving()?;
+        let kb = &version.kb;
         let negative = l.negative();
         let emotions: &[String] = match l.emotion {
             Some(e) if l.model_covers_lang => &e.labels,
@@ -93,7 +97,7 @@ impl LiveKb {
                 .map_err(|e| TriageError::Internal(format!("knowledge-base search: {e}")))
         };
         let mut found = Found {
-            generation: handle.generation(),
+            generation: version.generation,
             ..Found::default()
         };
         if want.bot {
@@ -108,9 +112,9 @@ impl LiveKb {
     }
 
     /// The base serving now, or why there is none as a `KbUnavailable` error.
-    pub fn serving(&self) -> Result<crate::kb::KbHandle, TriageError> {
-        if let Some(h) = self.handle() {
-            return Ok(h);
+    pub fn serving(&self) -> Result<Arc<Version>, TriageError> {
+        if let Some(v) = self.current() {
+            return Ok(v);
         }
         let source = self.source().display();
         Err(TriageError::KbUnavailable(if self.is_indexing() {

@@ -1,27 +1,56 @@
-//! The knowledge base a server answers from. Start-up neither fails nor waits because of
-//! it: the first load (reading every article and embedding those the disk cache lacks,
-//! minutes for a large base on a slow CPU) runs on a background thread, so a server
-//! classifies within seconds and reports `indexing` in `/ready` and `/info` until the
-//! base serves; suggestions meanwhile answer as for a missing base. A missing or
-//! unreadable source leaves the server classifying without suggestions, says so, and is
-//! tried again every watch interval, so a base mounted after start is picked up without a
-//! restart. Once loaded, the same interval polls the files and swaps in a rebuilt base
-//! when they change ([`KbHandle::reload_if_changed`]): one background thread for the
-//! first load and the watch, stopped when the [`LiveKb`] is dropped.
+//! The knowledge base a server answers from, kept live: one [`LiveKb`] loads it, watches
+//! its files, reloads it and serves the current version. Each version is an immutable
+//! [`KnowledgeBase`]: searches read the current one while a reload builds the next one
+//! beside it, and the swap is one pointer write, so editing an article changes the next
+//! answer without a restart and without a pause.
+//!
+//! Start-up neither fails nor waits because of the base: the first load (reading every
+//! article and embedding those the disk cache lacks, minutes for a large base on a slow
+//! CPU) runs on a background thread, so a server classifies within seconds and reports
+//! `indexing` in `/ready` and `/info` until the base serves; suggestions meanwhile answer
+//! as for a missing base. A missing or unreadable source leaves the server classifying
+//! without suggestions, says so, and is tried again every watch interval, so a base
+//! mounted after start is picked up without a restart. Once loaded, the same interval
+//! polls the files and swaps in a rebuilt base when they change: one background thread
+//! for the first load and the watch ([`crate::watch`]), stopped when the [`LiveKb`] is
+//! dropped.
+//!
+//! Changes are found by polling file modification times and sizes ([`source::stamp`])
+//! rather than OS notifications: polling works the same on every filesystem (network and
+//! container mounts included) and costs one `stat` per article per interval.
+//!
+//! A reload that fails as a whole (encoder error, folder gone) keeps the previous version
+//! serving and is reported; malformed articles are issues, the rest is swapped in.
 
-use crate::audit::{AuditSlot, ReloadAudit, ReloadEvent, ReloadOutcome, Reloadable, BY_WATCH};
-use crate::kb::{Embedder, KbHandle, KbIssue, KbOptions, ReloadOutcome as KbReloaded};
+use super::base::KnowledgeBase;
+use super::embedder::Embedder;
+use super::source::{self, Stamp};
+use super::{KbError, KbIssue, KbOptions};
+use crate::audit::{self, AuditSlot, ReloadAudit, ReloadEvent, Reloadable, BY_WATCH};
 use crate::watch::Watcher;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 pub struct LiveKb {
     shared: Arc<Shared>,
+    /// The thread of the first load and the watch; `None` when it could not be started,
+    /// was stopped, or is not needed (no watch interval after [`LiveKb::load_now`]).
     worker: Option<Watcher>,
 }
 
+/// One loaded version as it serves. A request holds one for its whole search, so a reload
+/// swapping in the next version cannot mix two versions in one answer.
+pub struct Version {
+    pub kb: KnowledgeBase,
+    /// 1 for the first version loaded, one more for each swapped in since.
+    pub generation: u64,
+    /// Articles left out of this version, with file and line.
+    pub issues: Vec<KbIssue>,
+}
+
+/// What the caller's [`LiveKb`] and its background thread share.
 struct Shared {
     source: PathBuf,
     cache_dir: PathBuf,
@@ -29,19 +58,34 @@ struct Shared {
     embedder: Arc<dyn Embedder>,
     /// Intent labels of the model, to warn about articles tagged with anything else.
     labels: Vec<String>,
-    handle: RwLock<Option<KbHandle>>,
-    /// Why the base could not be loaded at all (while `handle` is `None`).
-    load_error: Mutex<Option<String>>,
+    /// The version serving now; `None` until a load succeeds. Write-locked only for the
+    /// swap.
+    current: RwLock<Option<Arc<Version>>>,
+    /// Held for the whole of a load or reload, so two never race: a retry asked for by
+    /// `/admin/kb/reload` and the watcher's never embed the same articles twice at once.
+    /// Holds the stamp of the files last read.
+    loading: Mutex<Option<Stamp>>,
+    /// Why the base could not be loaded at all, or why the last reload failed (the
+    /// previous version then keeps serving). Behind its own lock: a status request must
+    /// not wait for a reload that is embedding articles.
+    error: Mutex<Option<String>>,
     /// Whether the first load has finished (whatever its outcome), with a condition
     /// variable for [`LiveKb::wait_indexed`].
     indexed: Mutex<bool>,
     indexed_cv: Condvar,
-    /// Held by a load of a base that is not serving yet, so that a retry asked for by
-    /// `/admin/kb/reload` and the watcher's never embed the same articles twice at once.
-    loading: Mutex<()>,
     /// Told of every reload after the first load (a changed base, a refused one, or a
     /// base that comes back after failing to load).
     audit: AuditSlot,
+}
+
+/// What [`LiveKb::reload_if_changed`] did.
+#[derive(Debug)]
+pub enum ReloadOutcome {
+    Unchanged,
+    /// A new version serves; these articles were skipped.
+    Reloaded {
+        issues: Vec<KbIssue>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -100,7 +144,7 @@ impl LiveKb {
     /// Returns at once and loads the base on a background thread, which then watches it
     /// every `options.watch_interval_ms` (never when 0: the thread ends after the first
     /// load). Until that load finishes, [`Self::status`] says `Indexing` and
-    /// [`Self::lookup`] answers `KbUnavailable`.
+    /// [`Self::current`] is `None`.
     pub fn start(
         source: &Path,
         cache_dir: &Path,
@@ -146,11 +190,7 @@ impl LiveKb {
     /// passed. Returns whether it finished.
     pub fn wait_indexed(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut done = self
-            .shared
-            .indexed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut done = lock(&self.shared.indexed);
         while !*done {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -166,9 +206,25 @@ impl LiveKb {
         true
     }
 
-    /// The base serving now, if any.
-    pub fn handle(&self) -> Option<KbHandle> {
-        self.shared.handle()
+    /// The version serving now, if any. Hold it for the duration of one request.
+    pub fn current(&self) -> Option<Arc<Version>> {
+        self.shared.current()
+    }
+
+    /// Grows with every version swapped in (0 before the first).
+    pub fn generation(&self) -> u64 {
+        self.current().map_or(0, |v| v.generation)
+    }
+
+    /// Issues of the version serving now.
+    pub fn issues(&self) -> Vec<KbIssue> {
+        self.current().map(|v| v.issues.clone()).unwrap_or_default()
+    }
+
+    /// Why the base did not load, or why the last reload failed (the previous version
+    /// then kept serving).
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.error().clone()
     }
 
     pub fn source(&self) -> &Path {
@@ -184,8 +240,23 @@ impl LiveKb {
 
     /// [`Self::refresh`], saying who asked (the audit log's `by`).
     pub fn refresh_by(&self, by: &str) -> KbStatus {
-        self.shared.tick(by);
+        if self.shared.is_indexed() {
+            // Failures are logged, kept in `last_error` and audited by the reload itself.
+            let _ = self.reload_if_changed(by);
+        }
         self.status()
+    }
+
+    /// Rebuilds if any article file was edited, added or removed since the last load,
+    /// and loads a base that did not load; `by` is who asked, for the audit log. On
+    /// failure the previous version keeps serving. During the first load, waits for it.
+    pub fn reload_if_changed(&self, by: &str) -> Result<ReloadOutcome, KbError> {
+        self.shared.reload(false, Some(by))
+    }
+
+    /// Rebuilds unconditionally (else as [`Self::reload_if_changed`]).
+    pub fn reload(&self, by: &str) -> Result<ReloadOutcome, KbError> {
+        self.shared.reload(true, Some(by))
     }
 
     /// Sends every reload after the first load to `audit`.
@@ -195,39 +266,63 @@ impl LiveKb {
 
     pub fn status(&self) -> KbStatus {
         let s = &self.shared;
-        match s.handle() {
-            Some(h) => {
-                let kb = h.current();
-                KbStatus {
-                    state: KbState::Ready,
-                    source: s.source.display().to_string(),
-                    articles: kb.len(),
-                    generation: h.generation(),
-                    approximate: kb.is_approximate(),
-                    issues: h.issues(),
-                    unknown_intents: if s.labels.is_empty() {
-                        Vec::new()
-                    } else {
-                        kb.unknown_intents(&s.labels)
-                    },
-                    error: h.last_error(),
-                }
-            }
-            None if !s.is_indexed() => KbStatus {
+        // Read before the version: the first load puts its version in place before it
+        // says it is done, so a base seen as not indexed yet is never reported missing.
+        let indexed = s.is_indexed();
+        match s.current() {
+            Some(v) => KbStatus {
+                state: KbState::Ready,
+                source: s.source.display().to_string(),
+                articles: v.kb.len(),
+                generation: v.generation,
+                approximate: v.kb.is_approximate(),
+                issues: v.issues.clone(),
+                unknown_intents: if s.labels.is_empty() {
+                    Vec::new()
+                } else {
+                    v.kb.unknown_intents(&s.labels)
+                },
+                error: s.error().clone(),
+            },
+            None if !indexed => KbStatus {
                 state: KbState::Indexing,
                 ..KbStatus::disabled(&s.source)
             },
             None => KbStatus {
-                error: s
-                    .load_error
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone(),
+                error: s.error().clone(),
                 state: KbState::Unavailable,
                 ..KbStatus::disabled(&s.source)
             },
         }
     }
+
+    /// Whether the watch thread runs.
+    pub fn is_watching(&self) -> bool {
+        self.worker.as_ref().is_some_and(Watcher::is_running)
+    }
+
+    /// Stops the watch (the files are then read again only when asked to) and waits for
+    /// it, except during the first load: an embedding pass cannot be interrupted, and a
+    /// server dropped while it indexes (shut down early, a bundle that failed to load, a
+    /// test) should not wait minutes for it. The thread then ends on its own when that
+    /// load is done.
+    pub fn stop_watching(&mut self) {
+        if let Some(w) = self.worker.take() {
+            let wait = self.shared.is_indexed() || w.is_finished();
+            w.stop(wait);
+        }
+    }
+}
+
+impl Drop for LiveKb {
+    /// Stops the watch as [`LiveKb::stop_watching`] does.
+    fn drop(&mut self) {
+        self.stop_watching();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {
@@ -244,28 +339,42 @@ impl Shared {
             options,
             embedder,
             labels,
-            handle: RwLock::new(None),
-            load_error: Mutex::new(None),
+            current: RwLock::new(None),
+            loading: Mutex::new(None),
+            error: Mutex::new(None),
             indexed: Mutex::new(false),
             indexed_cv: Condvar::new(),
-            loading: Mutex::new(()),
             audit: AuditSlot::default(),
         })
     }
 
+    fn current(&self) -> Option<Arc<Version>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn error(&self) -> MutexGuard<'_, Option<String>> {
+        lock(&self.error)
+    }
+
     fn is_indexed(&self) -> bool {
-        *self.indexed.lock().unwrap_or_else(PoisonError::into_inner)
+        *lock(&self.indexed)
     }
 
     /// The first load; `Indexing` ends with it, whether the base loaded or not.
     fn first_load(&self) {
         let started = Instant::now();
-        let _ = self.try_load();
-        *self.indexed.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        let _ = self.reload(false, None);
+        *lock(&self.indexed) = true;
         self.indexed_cv.notify_all();
-        let encoder = self.handle().map(|h| {
-            let kb = h.current();
-            kb.fingerprint().split(':').next().unwrap_or("").to_string()
+        let encoder = self.current().map(|v| {
+            v.kb.fingerprint()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string()
         });
         tracing::info!(
             source = %self.source.display(),
@@ -276,89 +385,90 @@ impl Shared {
         );
     }
 
-    fn handle(&self) -> Option<KbHandle> {
-        self.handle
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// The watch's check.
+    fn tick(&self) {
+        // Until the first load is done (on this same thread), there is nothing to check.
+        if self.is_indexed() {
+            // Failures are logged, kept in `error` and audited by the reload itself.
+            let _ = self.reload(false, Some(BY_WATCH));
+        }
     }
 
-    fn tick(&self, by: &str) {
-        let event = |outcome, before: Option<String>, after: Option<String>, error| ReloadEvent {
-            what: Reloadable::Kb,
-            file: self.source.display().to_string(),
-            by: by.to_string(),
-            outcome,
-            sha256_before: before,
-            sha256_after: after,
-            error,
+    /// Loads the base when none serves, else rebuilds it when its files changed (or
+    /// always, when `force`), under the `loading` lock. Every load but the first
+    /// (`by: None`) goes to the audit: a base swapped in (one that comes back after
+    /// failing to load included) and a refused reload; a base that still fails to load
+    /// was reported when it first failed.
+    fn reload(&self, force: bool, by: Option<&str>) -> Result<ReloadOutcome, KbError> {
+        let mut seen = lock(&self.loading);
+        let previous = self.current();
+        let hash = |kb: &KnowledgeBase| Some(kb.content_hash().to_string());
+        let before = previous.as_ref().and_then(|v| hash(&v.kb));
+        let record = |outcome, after: Option<String>, error: Option<String>| {
+            if let Some(by) = by {
+                self.audit.record(ReloadEvent {
+                    what: Reloadable::Kb,
+                    file: self.source.display().to_string(),
+                    by: by.to_string(),
+                    outcome,
+                    sha256_before: before.clone(),
+                    sha256_after: after,
+                    error,
+                });
+            }
         };
-        let hash = |h: &KbHandle| Some(h.current().content_hash().to_string());
-        match self.handle() {
-            // Failures are logged and kept in the handle's last_error.
-            Some(h) => {
-                let before = hash(&h);
-                match h.reload_if_changed() {
-                    Ok(KbReloaded::Unchanged) => {}
-                    Ok(KbReloaded::Reloaded { .. }) => {
-                        let after = hash(&h);
-                        self.audit
-                            .record(event(ReloadOutcome::Reloaded, before, after, None));
-                    }
-                    // The refused files are not hashed (the load failed part-way).
-                    Err(e) => {
-                        let e = Some(e.to_string());
-                        self.audit
-                            .record(event(ReloadOutcome::Rejected, before, None, e));
-                    }
-                }
+        // `read`: whether the files were read (a source that cannot even be listed was
+        // not, and a base that serves keeps quiet about it beyond the status and audit).
+        let loaded = match source::stamp(&self.source) {
+            Err(e) => Err((e, false)),
+            Ok(stamp) if !force && previous.is_some() && seen.as_ref() == Some(&stamp) => {
+                return Ok(ReloadOutcome::Unchanged);
             }
-            // The first load is under way on the worker.
-            None if !self.is_indexed() => {}
-            // A base that did not load at start and does now is a change of what serves;
-            // one that still fails was reported when it first failed.
-            None => {
-                if let Some(h) = self.try_load().then(|| self.handle()).flatten() {
-                    self.audit
-                        .record(event(ReloadOutcome::Reloaded, None, hash(&h), None));
-                }
+            Ok(stamp) => {
+                // Remember the stamp whatever the outcome: retrying the same broken files
+                // every interval would only repeat the error; the next edit retries. (A
+                // base that serves nothing is retried every interval anyway.)
+                *seen = Some(stamp);
+                KnowledgeBase::load_reusing(
+                    &self.source,
+                    self.embedder.as_ref(),
+                    &self.cache_dir,
+                    &self.options,
+                    previous.as_ref().map(|v| &v.kb),
+                )
+                .map_err(|e| (e, true))
             }
-        }
-    }
-
-    /// Loads the base if nothing serves yet; whether this call put one in place.
-    fn try_load(&self) -> bool {
-        let _loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.handle().is_some() {
-            // Another caller loaded it while this one waited.
-            return false;
-        }
-        let loaded = KbHandle::load(
-            &self.source,
-            self.embedder.clone(),
-            &self.cache_dir,
-            self.options.clone(),
-        );
-        let mut error = self
-            .load_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        };
         match loaded {
-            Ok((handle, issues)) => {
-                let kb = handle.current();
-                tracing::info!(
-                    source = %self.source.display(),
-                    encoder = kb.fingerprint().split(':').next().unwrap_or(""),
-                    articles = kb.len(),
-                    issues = issues.len(),
-                    "knowledge base loaded"
-                );
-                *self.handle.write().unwrap_or_else(PoisonError::into_inner) = Some(handle);
-                *error = None;
-                true
+            Ok((kb, issues)) => {
+                match &previous {
+                    None => tracing::info!(
+                        source = %self.source.display(),
+                        encoder = kb.fingerprint().split(':').next().unwrap_or(""),
+                        articles = kb.len(),
+                        issues = issues.len(),
+                        "knowledge base loaded"
+                    ),
+                    Some(_) => tracing::info!(
+                        "knowledge base {} reloaded ({} issues)",
+                        self.source.display(),
+                        issues.len()
+                    ),
+                }
+                let version = Arc::new(Version {
+                    kb,
+                    generation: previous.as_ref().map_or(0, |v| v.generation) + 1,
+                    issues: issues.clone(),
+                });
+                let after = hash(&version.kb);
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(version);
+                *self.error() = None;
+                record(audit::ReloadOutcome::Reloaded, after, None);
+                Ok(ReloadOutcome::Reloaded { issues })
             }
-            Err(e) => {
+            Err((e, _)) if previous.is_none() => {
                 let message = e.to_string();
+                let mut error = self.error();
                 // Retried every interval: log an outage once, not every poll.
                 if error.as_deref() != Some(message.as_str()) {
                     tracing::error!(
@@ -366,7 +476,20 @@ impl Shared {
                     );
                 }
                 *error = Some(message);
-                false
+                Err(e)
+            }
+            Err((e, read)) => {
+                if read {
+                    tracing::error!(
+                        "knowledge base {} not reloaded, previous version keeps serving: {e}",
+                        self.source.display()
+                    );
+                }
+                let message = e.to_string();
+                *self.error() = Some(message.clone());
+                // The refused files are not hashed (the load failed part-way).
+                record(audit::ReloadOutcome::Rejected, None, Some(message));
+                Err(e)
             }
         }
     }
@@ -385,7 +508,7 @@ fn spawn_worker(shared: Arc<Shared>, interval: Duration, load_first: bool) -> Op
             }
         },
         move || {
-            shared.tick(BY_WATCH);
+            shared.tick();
             true
         },
     );
@@ -394,19 +517,6 @@ fn spawn_worker(shared: Arc<Shared>, interval: Duration, load_first: bool) -> Op
         Err(e) => {
             tracing::error!("cannot start the knowledge-base thread: {e}");
             None
-        }
-    }
-}
-
-impl Drop for LiveKb {
-    /// Stops the watcher and waits for it, except during the first load: an embedding
-    /// pass cannot be interrupted, and a server dropped while it indexes (shut down
-    /// early, a bundle that failed to load, a test) should not wait minutes for it. The
-    /// thread then ends on its own when that load is done.
-    fn drop(&mut self) {
-        if let Some(w) = self.worker.take() {
-            let wait = self.shared.is_indexed() || w.is_finished();
-            w.stop(wait);
         }
     }
 }
