@@ -9,8 +9,13 @@
 //! A request's bundle: its `model` field (the name in `bundle.toml`) wins; otherwise its
 //! language — given, or detected as the classifier does — picks the first bundle, in the
 //! configured order, whose `languages` include it; otherwise the default (the first).
+//!
+//! A detected language is detected on the default bundle's normalisation of the text.
+//! A classify item carries that normalisation to the bundle it is routed to
+//! ([`Routed`]), which reuses it rather than normalising the text a second time.
 
-use crate::classify::Classifier;
+use crate::api::ClassifyRequest;
+use crate::classify::{Classifier, Normalised, Prepared};
 use crate::config::Config;
 use crate::error::TriageError;
 use crate::model::{Bundle, BundleError};
@@ -132,13 +137,50 @@ impl Bundles {
         text: &str,
         channel: Option<&str>,
     ) -> Result<(&Served, Option<String>), TriageError> {
-        let mut detected = None;
-        let served = self.pick(model, lang, |c| {
-            let l = c.detect_lang(text, channel);
-            detected = Some(l.clone());
-            l
-        })?;
+        let (served, seen) = self.route_text(model, lang, text, channel)?;
+        let detected = seen.map(|n| n.lang().to_string());
         Ok((served, lang.map(str::to_string).or(detected)))
+    }
+
+    /// Routes one classify item as [`Self::route`] does, its `lang` set to the language
+    /// it is answered in, and keeps the normalisation the language was detected on so
+    /// that [`Routed::prepare`] need not normalise the text again.
+    pub fn route_item(&self, mut item: ClassifyRequest) -> Result<Routed, TriageError> {
+        let (served, seen) = self.route_text(
+            item.model.as_deref(),
+            item.lang.as_deref(),
+            item.text.as_deref().unwrap_or(""),
+            item.channel.as_deref(),
+        )?;
+        let served = served.clone();
+        // The language that routed the message is the one it is answered in.
+        if item.lang.is_none() {
+            item.lang = seen.as_ref().map(|n| n.lang().to_string());
+        }
+        Ok(Routed {
+            served,
+            item,
+            normalised: seen,
+        })
+    }
+
+    /// [`Self::pick`], with the default bundle's normalisation of `text` when the
+    /// language had to be detected on it.
+    fn route_text(
+        &self,
+        model: Option<&str>,
+        lang: Option<&str>,
+        text: &str,
+        channel: Option<&str>,
+    ) -> Result<(&Served, Option<Normalised>), TriageError> {
+        let mut seen = None;
+        let served = self.pick(model, lang, |c| {
+            let normalised = c.normalise(text, channel);
+            let lang = normalised.lang().to_string();
+            seen = Some(normalised);
+            lang
+        })?;
+        Ok((served, seen))
     }
 
     /// Indices into [`Self::all`] of the bundle each item goes to, and the items of each
@@ -160,6 +202,32 @@ impl Bundles {
             .iter()
             .position(|s| Arc::ptr_eq(&s.classifier, &served.classifier))
             .unwrap_or(0)
+    }
+}
+
+/// One classify item on its way to its bundle: the item (its `lang` the one it is
+/// answered in) and, when routing detected that language, the text normalised as
+/// routing saw it. The two are kept together so the normalisation is only ever reused
+/// for the text it was made of.
+pub struct Routed {
+    served: Served,
+    item: ClassifyRequest,
+    normalised: Option<Normalised>,
+}
+
+impl Routed {
+    /// The bundle the item goes to.
+    pub fn served(&self) -> &Served {
+        &self.served
+    }
+
+    /// Validates the item and prepares it on its bundle ([`Classifier::prepare`]),
+    /// normalising its text again only if that bundle normalises differently from the
+    /// one routing detected the language with.
+    pub fn prepare(self) -> Result<Prepared, TriageError> {
+        self.served
+            .classifier
+            .prepare_with(&self.item, self.normalised)
     }
 }
 

@@ -11,7 +11,8 @@
 //! * [`api`]: the v1 wire types (request and response bodies);
 //! * [`audit`]: what reloads of the policy and knowledge base tell an audit log;
 //! * [`bundles`]: the served bundles and which one a request goes to;
-//! * [`classify`]: [`classify::Classifier`], one bundle's pipeline;
+//! * [`classify`]: [`classify::Classifier`], one bundle's pipeline (prepare → respond →
+//!   suggest → decide, a module each);
 //! * [`config`]: the server configuration file;
 //! * [`error`]: the one error enum every request path returns;
 //! * [`progress`]: progress reporting for long offline jobs, behind a small trait;

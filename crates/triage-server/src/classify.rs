@@ -13,7 +13,7 @@ use axum::Json;
 use std::sync::Arc;
 use std::time::Instant;
 use triage_core::api::{BatchClassifyResponse, ClassifyRequest, ClassifyResponse, ErrorBody};
-use triage_core::bundles::Bundles;
+use triage_core::bundles::{Bundles, Routed};
 use triage_core::classify::{expand, Prepared};
 use triage_core::error::TriageError;
 use triage_core::tenant::Tenant;
@@ -42,10 +42,43 @@ pub async fn classify(
             tracing::info!(text = %text, channel = ?item.channel, "classify input");
         }
     }
+    let mut results = classify_items(&bundles, items, caller.tenant, started).await?;
+    if batch {
+        let first = results.first().map(|r| r.model.name.clone());
+        let one_bundle = results
+            .iter()
+            .all(|r| Some(&r.model.name) == first.as_ref());
+        let model = match (one_bundle, results.first()) {
+            (true, Some(r)) => r.model.clone(),
+            _ => bundles.default_bundle().classifier.model_info(),
+        };
+        Ok(Json(BatchClassifyResponse {
+            results,
+            model,
+            timing_ms: started.elapsed().as_secs_f64() * 1e3,
+        })
+        .into_response())
+    } else {
+        let one = results
+            .pop()
+            .ok_or_else(|| TriageError::Internal("no result".into()))?;
+        Ok(Json(one).into_response())
+    }
+}
+
+/// Request items through the whole pipeline: each routed to its bundle and prepared
+/// there, each bundle's items classified in one engine call, results in input order. The
+/// one path of `/v1/classify` and of the compatibility routes that classify a message
+/// (`compat::classify_one`). Conversation ids are `tenant`'s.
+pub(crate) async fn classify_items(
+    bundles: &Arc<Bundles>,
+    items: Vec<ClassifyRequest>,
+    tenant: Tenant,
+    started: Instant,
+) -> Result<Vec<ClassifyResponse>, TriageError> {
     // Routing (language detection), normalisation and tokenization are CPU work: keep
     // them off the async workers.
     let prep = bundles.clone();
-    let tenant = caller.tenant;
     // The request's trace continues on the blocking thread (normalise, tokenize).
     let span = tracing::Span::current();
     let groups = tokio::task::spawn_blocking(move || {
@@ -70,31 +103,10 @@ pub async fn classify(
             slots[row] = Some(r);
         }
     }
-    let mut results = slots
+    slots
         .into_iter()
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| TriageError::Internal("an input got no result".into()))?;
-    if batch {
-        let first = results.first().map(|r| r.model.name.clone());
-        let one_bundle = results
-            .iter()
-            .all(|r| Some(&r.model.name) == first.as_ref());
-        let model = match (one_bundle, results.first()) {
-            (true, Some(r)) => r.model.clone(),
-            _ => bundles.default_bundle().classifier.model_info(),
-        };
-        Ok(Json(BatchClassifyResponse {
-            results,
-            model,
-            timing_ms: started.elapsed().as_secs_f64() * 1e3,
-        })
-        .into_response())
-    } else {
-        let one = results
-            .pop()
-            .ok_or_else(|| TriageError::Internal("no result".into()))?;
-        Ok(Json(one).into_response())
-    }
+        .ok_or_else(|| TriageError::Internal("an input got no result".into()))
 }
 
 /// Picks each item's bundle and prepares it there; the first bad item (or unknown model)
@@ -104,36 +116,32 @@ type Groups = Vec<(usize, Vec<(usize, Prepared)>)>;
 
 fn route_and_prepare(
     bundles: &Arc<Bundles>,
-    mut items: Vec<ClassifyRequest>,
+    items: Vec<ClassifyRequest>,
     tenant: &Tenant,
 ) -> Result<Groups, TriageError> {
     let many = items.len() > 1;
     let at = |e: TriageError, i: usize| if many { e.at(i) } else { e };
-    let mut routes = Vec::with_capacity(items.len());
-    for item in items.iter_mut() {
-        let (served, lang) = bundles.route(
-            item.model.as_deref(),
-            item.lang.as_deref(),
-            item.text.as_deref().unwrap_or(""),
-            item.channel.as_deref(),
-        )?;
-        // The language that routed the message is the one it is answered in.
-        item.lang = lang;
-        routes.push(bundles.index_of(served));
-    }
-    let mut items: Vec<Option<ClassifyRequest>> = items.into_iter().map(Some).collect();
+    // Every item is routed before any is prepared: an unknown model anywhere is the
+    // request's error, whatever other items lack.
+    let routed = items
+        .into_iter()
+        .map(|item| bundles.route_item(item))
+        .collect::<Result<Vec<_>, _>>()?;
+    let routes: Vec<usize> = routed
+        .iter()
+        .map(|r| bundles.index_of(r.served()))
+        .collect();
+    let mut routed: Vec<Option<Routed>> = routed.into_iter().map(Some).collect();
     Bundles::group(&routes)
         .into_iter()
         .map(|(bundle, rows)| {
-            let classifier = &bundles.all()[bundle].classifier;
             let prepared = rows
                 .into_iter()
                 .map(|i| {
-                    let item = items[i]
+                    let item = routed[i]
                         .take()
                         .ok_or_else(|| TriageError::Internal("item routed twice".into()))?;
-                    classifier
-                        .prepare(&item)
+                    item.prepare()
                         .map(|p| {
                             let tenant = tenant.clone();
                             (i, Prepared { tenant, ..p })

@@ -26,6 +26,7 @@ use std::time::Instant;
 use triage_core::api::{ClassifyRequest, ClassifyResponse};
 use triage_core::classify::Classifier;
 use triage_core::error::TriageError;
+use triage_core::tenant::Tenant;
 
 /// What went wrong on a compatibility route, before its family puts it into its own
 /// wire shape and status.
@@ -204,35 +205,16 @@ pub(crate) async fn embed_texts(
 }
 
 /// One message through the whole `/v1/classify` pipeline (routing, heads, policy and
-/// conversation memory, knowledge-base suggestions when `suggest` is set).
+/// conversation memory, knowledge-base suggestions when `suggest` is set): the same
+/// function as that handler's, for the default tenant.
 pub(crate) async fn classify_one(
     state: &AppState,
-    mut req: ClassifyRequest,
+    req: ClassifyRequest,
 ) -> Result<ClassifyResponse, Failure> {
     let started = Instant::now();
     let bundles = state.bundles()?.clone();
-    let span = tracing::Span::current();
-    let (served, prepared) = tokio::task::spawn_blocking(move || {
-        let _request = span.entered();
-        let (served, lang) = bundles.route(
-            req.model.as_deref(),
-            req.lang.as_deref(),
-            req.text.as_deref().unwrap_or(""),
-            req.channel.as_deref(),
-        )?;
-        // The language that routed the message is the one it is answered in.
-        req.lang = lang;
-        let served = served.clone();
-        served.classifier.prepare(&req).map(|p| (served, p))
-    })
-    .await
-    .map_err(|e| TriageError::Internal(e.to_string()))??;
-    let mut results = served
-        .classifier
-        .classify_with(vec![prepared], started, served.kb.clone())
-        .await?;
-    ::metrics::counter!("triage_classified_total", "model" => served.name().to_string())
-        .increment(1);
+    let tenant = Tenant::default();
+    let mut results = crate::classify::classify_items(&bundles, vec![req], tenant, started).await?;
     results
         .pop()
         .ok_or_else(|| TriageError::Internal("no result".into()).into())
