@@ -37,7 +37,7 @@ impl Embedder for Synthetic {
             let v = self
                 .rows
                 .get(t)
-                .ok_or_else(|| EmbedError(format!("no vector for {t:?}")))?;
+                .ok_or_else(|| EmbedError(format!("no vector for {t:?}").into()))?;
             out.row_mut(i).assign(&Array1::from(v.clone()));
         }
         Ok(out)

@@ -82,24 +82,19 @@ fn check_encoded(setup: &Setup, served: &Served, e: &Encoded) {
     assert!(e.type_ids.iter().all(|&t| (t as usize) < types));
 }
 
-/// `POST /v1/classify`: `expand`, then per item `route` and `prepare` (the handler stops
-/// at the first bad item; every item is tried here, through the same calls).
+/// `POST /v1/classify`: `expand`, then per item `route_item` and `prepare` (the handler
+/// stops at the first bad item; every item is tried here, through the same calls).
 fn classify(setup: &Setup, req: ClassifyRequest) {
-    let Ok((items, _batch)) = expand(req, setup.config.limits.max_batch_items) else {
+    let Ok((items, _batch)) = expand(req, &setup.config.limits) else {
         return;
     };
-    for mut item in items {
-        let Ok((served, lang)) = setup.bundles.route(
-            item.model.as_deref(),
-            item.lang.as_deref(),
-            item.text.as_deref().unwrap_or(""),
-            item.channel.as_deref(),
-        ) else {
+    for item in items {
+        let Ok(routed) = setup.bundles.route_item(item) else {
             continue;
         };
-        item.lang = lang;
-        if let Ok(p) = served.classifier.prepare(&item) {
-            check_encoded(setup, served, &p.encoded);
+        let served = routed.served().clone();
+        if let Ok(p) = routed.prepare() {
+            check_encoded(setup, &served, &p.encoded);
             assert!(!p.text.trim().is_empty(), "prepared an empty text");
         }
     }

@@ -18,9 +18,9 @@ use crate::api::ClassifyRequest;
 use crate::classify::{Classifier, Normalised, Prepared};
 use crate::config::Config;
 use crate::error::TriageError;
+use crate::kb::LiveKb;
 use crate::model::{Bundle, BundleError};
 use crate::policy::HandoffService;
-use crate::suggest::LiveKb;
 use std::sync::Arc;
 
 /// One loaded bundle with what is built from its encoder.

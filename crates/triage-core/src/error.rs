@@ -187,6 +187,6 @@ impl TriageError {
 
 impl From<TriageError> for crate::kb::EmbedError {
     fn from(e: TriageError) -> Self {
-        crate::kb::EmbedError(e.to_string())
+        crate::kb::EmbedError(crate::cause::Detail::of(e))
     }
 }

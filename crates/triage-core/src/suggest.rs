@@ -8,15 +8,13 @@
 //! when the model reads the message's language. A language the model does not read
 //! still gets dense and lexical matches among the articles in that language.
 
+use crate::cause::{Cause, Detail};
 use crate::error::TriageError;
-use crate::kb::{Mode, Query, Suggestion, Version};
+use crate::kb::{LiveKb, Mode, Query, Suggestion, Version};
 use crate::model::{EmotionResult, IntentResult};
 use crate::text::Channel;
 use ndarray::ArrayView1;
 use std::sync::Arc;
-
-/// The live base, named here too for the callers that search it (the classifier).
-pub use crate::kb::LiveKb;
 
 /// A classified message as the knowledge base needs it.
 #[derive(Debug, Clone, Copy)]
@@ -93,8 +91,12 @@ impl LiveKb {
             k,
         };
         let search = |q: Query| {
-            kb.search(&q)
-                .map_err(|e| TriageError::Internal(format!("knowledge-base search: {e}")))
+            kb.search(&q).map_err(|e| {
+                TriageError::Unexpected(Cause::new(Detail::with(
+                    format!("knowledge-base search: {e}"),
+                    e,
+                )))
+            })
         };
         let mut found = Found {
             generation: version.generation,

@@ -3,9 +3,9 @@
 //! check every interval, until the returned [`Watcher`] stops it.
 //!
 //! Why polling on a thread rather than inotify: see [`crate::policy::reload`]. Why one
-//! helper: the policy, the knowledge-base handle and the live knowledge base each had
-//! their own thread, channel and shutdown; now they share how a watch starts, how it
-//! stops, and what happens when the thread cannot be started.
+//! helper: the policy file, the keys file and the live knowledge base each had their own
+//! thread, channel and shutdown; now they share how a watch starts, how it stops, and
+//! what happens when the thread cannot be started.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};

@@ -85,7 +85,7 @@ pub(crate) async fn classify_items(
         span.in_scope(|| route_and_prepare(&prep, items, &tenant))
     })
     .await
-    .map_err(|e| TriageError::Internal(e.to_string()))??;
+    .map_err(TriageError::internal)??;
     let total: usize = groups.iter().map(|(_, p)| p.len()).sum();
     let mut slots: Vec<Option<ClassifyResponse>> = vec![None; total];
     // Groups run one after another, in order of first appearance: the encoders share

@@ -103,25 +103,20 @@ pub async fn suggest(
         cfg.conversation_turns.max(1),
         state.config.limits.max_text_bytes,
     );
-    let mut request = ClassifyRequest {
+    let request = ClassifyRequest {
         text: Some(text),
         channel: source.channel,
         lang: source.lang,
         intent_set: source.intent_set,
+        model: req.model.clone(),
         ..Default::default()
     };
-    let model = req.model.clone();
     let (served, prepared) = tokio::task::spawn_blocking(move || {
-        let (served, lang) = bundles.route(
-            model.as_deref(),
-            request.lang.as_deref(),
-            request.text.as_deref().unwrap_or(""),
-            request.channel.as_deref(),
-        )?;
-        // The language that routed the text is the one it is answered in.
-        request.lang = lang;
-        let served = served.clone();
-        served.classifier.prepare(&request).map(|p| (served, p))
+        // Routed as a classify item: the language that routed the text is the one it is
+        // answered in, and the text is normalised once.
+        let routed = bundles.route_item(request)?;
+        let served = routed.served().clone();
+        routed.prepare().map(|p| (served, p))
     })
     .await
     .map_err(TriageError::internal)??;

@@ -24,9 +24,7 @@ impl Classifier {
             .iter()
             .map(|(t, ch)| {
                 let n = self.normalize_text(t, *ch);
-                self.tokenizer
-                    .encode(&n)
-                    .map_err(|e| TriageError::Internal(e.to_string()))
+                self.tokenizer.encode(&n).map_err(TriageError::internal)
             })
             .collect::<Result<_, _>>()?;
         let mut order: Vec<usize> = (0..encs.len()).collect();
@@ -85,7 +83,7 @@ impl Classifier {
                 self.check_text(Some(t)).map_err(|e| e.at(i))?;
                 self.tokenizer
                     .encode_checked(&self.embed_text(t))
-                    .map_err(|e| TriageError::Internal(e.to_string()))
+                    .map_err(TriageError::internal)
             })
             .collect()
     }

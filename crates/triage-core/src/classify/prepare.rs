@@ -155,7 +155,7 @@ impl Classifier {
         });
         let encoded = trace::step(|| tracing::info_span!("tokenize"))
             .in_scope(|| self.tokenizer.encode(&normalized))
-            .map_err(|e| TriageError::Internal(e.to_string()))?;
+            .map_err(TriageError::internal)?;
         Ok(Prepared {
             channel,
             lang,

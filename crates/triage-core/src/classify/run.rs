@@ -11,9 +11,9 @@ use super::suggest::suggest;
 use super::Classifier;
 use crate::api::{ClassifyRequest, ClassifyResponse};
 use crate::error::TriageError;
+use crate::kb::LiveKb;
 use crate::model::Encoded;
 use crate::policy::HandoffService;
-use crate::suggest::LiveKb;
 use ndarray::Array2;
 use std::sync::Arc;
 use std::time::Instant;
@@ -111,7 +111,7 @@ impl Classifier {
             after.finish(&emb, responses, pending)
         })
         .await
-        .map_err(|e| TriageError::Internal(e.to_string()))
+        .map_err(TriageError::internal)
     }
 
     /// The heads' answers and the embeddings, without the policy and without storing a

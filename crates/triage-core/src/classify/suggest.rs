@@ -4,9 +4,10 @@
 use super::respond::Pending;
 use crate::api::ClassifyResponse;
 use crate::error::TriageError;
+use crate::kb::LiveKb;
 use crate::kb::Suggestion;
 use crate::policy::ShownSuggestion;
-use crate::suggest::{LiveKb, Lookup, Want};
+use crate::suggest::{Lookup, Want};
 use crate::trace;
 use ndarray::Array2;
 

@@ -1,11 +1,12 @@
 //! What the knowledge base needs from an encoder: embeddings of article texts, and a
 //! fingerprint that changes whenever those embeddings would (the disk cache's key).
 
+use crate::cause::Detail;
 use ndarray::Array2;
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
-pub struct EmbedError(pub String);
+pub struct EmbedError(#[source] pub Detail);
 
 pub trait Embedder: Send + Sync {
     /// L2-normalised embeddings, one row per text, in order.

@@ -174,7 +174,7 @@ pub(crate) async fn embed_texts(
         Ok::<_, Failure>((c, encs))
     })
     .await
-    .map_err(|e| TriageError::Internal(e.to_string()))??;
+    .map_err(TriageError::internal)??;
     if let Some(i) = encs.iter().position(|(_, cut)| *cut) {
         let index = (encs.len() > 1).then_some(i);
         let max = classifier.manifest.max_seq_len;
