@@ -15,6 +15,7 @@
 //!   suggest → decide, a module each);
 //! * [`config`]: the server configuration file;
 //! * [`error`]: the one error enum every request path returns;
+//! * [`cause`]: the source an error keeps (shared, so errors stay `Clone`);
 //! * [`progress`]: progress reporting for long offline jobs, behind a small trait;
 //! * [`tenant`]: whose conversations a request may touch;
 //! * [`watch`]: the one helper behind every hot-reloaded file or folder.
