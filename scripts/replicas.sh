@@ -42,7 +42,10 @@ REDIS_PORTS=(27101 27102 27103)
 SENTINEL_PORTS=(27111 27112 27113)
 TRIAGE_PORTS=(27121 27122 27123)
 HAPROXY=http://127.0.0.1:27130
-CLUSTER_PORTS=(27141 27142 27143)
+# A Cluster node also listens on its port + 10000 (the cluster bus): keep that below
+# Linux's ephemeral range (32768 and up), where a client's outgoing connection can hold
+# it (CI once failed with "bind: Address already in use" on 37142).
+CLUSTER_PORTS=(22141 22142 22143)
 declare -A PID_OF
 
 wait_for() { # seconds, command...

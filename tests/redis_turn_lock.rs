@@ -135,6 +135,15 @@ struct ClusterNode {
 
 fn cluster_node() -> ClusterNode {
     let port = free_port();
+    // The cluster bus defaults to port + 10000, which for a port from the ephemeral range
+    // can be taken or above 65535 (Redis then refuses to start): give it a free port of
+    // its own (`cluster-port`, Redis 7.0+).
+    let bus = loop {
+        let bus = free_port();
+        if bus != port {
+            break bus.to_string();
+        }
+    };
     let dir = std::env::temp_dir().join(format!("triage-cluster-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let server = RedisServer::start_with(
@@ -142,6 +151,8 @@ fn cluster_node() -> ClusterNode {
         &[
             "--cluster-enabled",
             "yes",
+            "--cluster-port",
+            &bus,
             "--cluster-config-file",
             &dir.join("nodes.conf").to_string_lossy(),
         ],
