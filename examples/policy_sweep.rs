@@ -190,7 +190,7 @@ fn main() -> anyhow::Result<()> {
                 model_covers_lang: langs.contains(&lang),
                 lang,
                 intent: Some(intent_result(&support.spec, &is.row(row).to_vec(), 3)),
-                emotion: Some(emotion_result(&emotion.spec, &es.row(row).to_vec())),
+                emotion: Some(emotion_result(&emotion.spec, &es.row(row).to_vec(), "en")),
                 text: norm,
                 ..Default::default()
             };

@@ -56,6 +56,7 @@ fn spec(kind: HeadKind, labels: Vec<String>) -> HeadSpec {
         groupings: Default::default(),
         frustration: vec![],
         source: None,
+        by_language: Default::default(),
     }
 }
 

@@ -56,7 +56,11 @@ pub fn prepare(text: &str, channel: Channel) -> Prepared {
     let p = intent_head.scores(emb.view()).row(0).to_vec();
     let intent = intent_result(&intent_head.spec, &p, 1);
     let emo_head = head("emotion");
-    let e = emotion_result(&emo_head.spec, &emo_head.scores(emb.view()).row(0).to_vec());
+    let e = emotion_result(
+        &emo_head.spec,
+        &emo_head.scores(emb.view()).row(0).to_vec(),
+        "en",
+    );
     let opts = NormalizeOptions {
         emoji_to_words: true,
         to_simplified: true,

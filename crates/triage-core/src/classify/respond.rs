@@ -55,7 +55,7 @@ impl Classifier {
                     Some(intent_result(&self.heads[h].spec, &scores, p.top_k.max(2)))
                 });
                 let emotion = emotion.as_ref().map(|(head, s)| {
-                    emotion_result(&head.spec, &s.index_axis(Axis(0), row).to_vec())
+                    emotion_result(&head.spec, &s.index_axis(Axis(0), row).to_vec(), &p.lang)
                 });
                 let response = ClassifyResponse {
                     intent,

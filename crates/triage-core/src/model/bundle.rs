@@ -216,6 +216,7 @@ fn synthesize_manifest(files: &BundleFiles, config: &BertConfig) -> Result<Manif
             groupings: Default::default(),
             frustration: vec![],
             source: Some("BertForSequenceClassification classifier".into()),
+            by_language: Default::default(),
         });
     }
     let name = files

@@ -149,12 +149,14 @@ pub struct EmotionResult {
 /// Margin of the sentiment score under which a message counts as neutral.
 const NEUTRAL_MARGIN: f32 = 0.2;
 
-/// Reads a sigmoid head's scores. Sentiment is the strongest positive label's score minus
-/// the strongest negative one's (labels mapped by the head's `sentiment` grouping), so one
-/// clearly angry label outweighs many weak positive ones.
-pub fn emotion_result(spec: &HeadSpec, scores: &[f32]) -> EmotionResult {
+/// Reads a sigmoid head's scores for a message in `lang` (labels at the thresholds
+/// [`HeadSpec::thresholds_for`] that language). Sentiment is the strongest positive label's
+/// score minus the strongest negative one's (labels mapped by the head's `sentiment`
+/// grouping), so one clearly angry label outweighs many weak positive ones.
+pub fn emotion_result(spec: &HeadSpec, scores: &[f32], lang: &str) -> EmotionResult {
+    let thresholds = spec.thresholds_for(lang);
     let mut predicted: Vec<usize> = (0..scores.len())
-        .filter(|&i| spec.thresholds.get(i).is_some_and(|&t| scores[i] >= t))
+        .filter(|&i| thresholds.get(i).is_some_and(|&t| scores[i] >= t))
         .collect();
     predicted.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let dominant = (0..scores.len())
@@ -229,6 +231,7 @@ mod tests {
             groupings: Default::default(),
             frustration: vec![],
             source: None,
+            by_language: Default::default(),
         }
     }
 
@@ -275,11 +278,34 @@ mod tests {
         senti.insert("anger".to_string(), "negative".to_string());
         senti.insert("joy".to_string(), "positive".to_string());
         s.groupings.insert("sentiment".into(), senti);
-        let r = emotion_result(&s, &[0.8, 0.1, 0.55]);
+        let r = emotion_result(&s, &[0.8, 0.1, 0.55], "en");
         assert_eq!(r.labels, vec!["anger", "neutral"]);
         assert_eq!(r.dominant, "anger");
         assert_eq!(r.sentiment.label, "negative");
         assert!((r.sentiment.score + 0.7).abs() < 1e-6);
         assert!((r.frustration - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_language_with_its_own_thresholds_reads_with_them() {
+        let mut s = spec(HeadKind::Sigmoid, &["anger", "joy", "neutral"]);
+        s.thresholds = vec![0.5, 0.5, 0.5];
+        s.by_language.insert(
+            "zh".into(),
+            crate::model::LanguageReading {
+                thresholds: vec![0.3, 0.5, 0.9],
+                source: None,
+            },
+        );
+        let scores = [0.4, 0.1, 0.6];
+        assert_eq!(emotion_result(&s, &scores, "en").labels, vec!["neutral"]);
+        assert_eq!(emotion_result(&s, &scores, "zh").labels, vec!["anger"]);
+        // Region and script subtags fall back to the primary one; case does not matter.
+        assert_eq!(
+            emotion_result(&s, &scores, "zh-Hant-TW").labels,
+            vec!["anger"]
+        );
+        assert_eq!(emotion_result(&s, &scores, "ZH").labels, vec!["anger"]);
+        assert_eq!(emotion_result(&s, &scores, "ja").labels, vec!["neutral"]);
     }
 }

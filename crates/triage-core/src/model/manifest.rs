@@ -69,10 +69,40 @@ pub struct HeadSpec {
     /// Free-form provenance (training data, fit method) shown by `/info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Sigmoid heads: thresholds for messages in one language, keyed by its primary
+    /// subtag (`zh` also serves `zh-Hant-TW`). A multilingual encoder fine-tuned on one
+    /// language scores the others on another scale (0.1.0 of the zh+en bundle gave a
+    /// Chinese refund complaint twelve labels at the English thresholds), so one set of
+    /// thresholds cannot serve both; languages not listed read `thresholds`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_language: BTreeMap<String, LanguageReading>,
+}
+
+/// How a sigmoid head reads the messages of one language (`[head.by_language.zh]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageReading {
+    /// One per label, as the head's own `thresholds`.
+    pub thresholds: Vec<f32>,
+    /// How they were chosen (data, method), shown with the head's provenance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 fn one() -> f32 {
     1.0
+}
+
+impl HeadSpec {
+    /// The thresholds a message in `lang` (a BCP 47 tag, e.g. `zh-Hant-TW`) is read with:
+    /// its primary subtag's entry of `by_language`, else the head's own.
+    pub fn thresholds_for(&self, lang: &str) -> &[f32] {
+        let primary = lang.split(['-', '_']).next().unwrap_or(lang);
+        self.by_language
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(primary))
+            .map_or(self.thresholds.as_slice(), |(_, r)| r.thresholds.as_slice())
+    }
 }
 
 impl Manifest {
@@ -118,6 +148,28 @@ impl Manifest {
                     ))
                 }
                 _ => {}
+            }
+            for (lang, reading) in &h.by_language {
+                if h.kind != HeadKind::Sigmoid {
+                    return Err(format!(
+                        "head {:?}: by_language.{lang} thresholds are for sigmoid heads",
+                        h.name
+                    ));
+                }
+                if reading.thresholds.len() != h.labels.len() {
+                    return Err(format!(
+                        "head {:?}: by_language.{lang} has {} thresholds for {} labels",
+                        h.name,
+                        reading.thresholds.len(),
+                        h.labels.len()
+                    ));
+                }
+                if lang.is_empty() || lang.contains(['-', '_']) {
+                    return Err(format!(
+                        "head {:?}: by_language key {lang:?} must be a primary language subtag such as \"zh\"",
+                        h.name
+                    ));
+                }
             }
             if let Some(oos) = &h.out_of_scope {
                 if !h.labels.contains(oos) {

@@ -15,5 +15,5 @@ pub mod writer;
 pub use backend::{Backend, BackendError};
 pub use bundle::{Bundle, BundleError};
 pub use heads::{EmotionResult, Head, IntentResult, LabelScore, Sentiment};
-pub use manifest::{HeadKind, HeadSpec, Manifest};
+pub use manifest::{HeadKind, HeadSpec, LanguageReading, Manifest};
 pub use tokenize::{Encoded, TextTokenizer, TokenSpan};

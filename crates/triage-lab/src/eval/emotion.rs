@@ -20,8 +20,8 @@
 //!   set asks for. A score of exactly 0 has no polarity and counts as wrong.
 
 use crate::metrics::{
-    auroc, classification_report, multilabel_report, multilabel_report_from_predictions,
-    ClassificationReport, MetricError, MultiLabelReport,
+    auroc, classification_report, multilabel_report_from_predictions, ClassificationReport,
+    MetricError, MultiLabelReport,
 };
 use ndarray::Array2;
 use serde::Serialize;
@@ -140,11 +140,14 @@ pub fn polar_sentiment(score: &[f32], gold: &[Option<String>]) -> Option<PolarSe
 
 /// Evaluates a sigmoid head's `scores` (`[n, labels]`) against `gold` label sets (`None`
 /// for a record without emotion labels) and, where records have one, their `sentiment`.
+/// Each row is read as serving reads a message in its language `langs[i]` (the head's
+/// per-language thresholds).
 pub fn evaluate(
     spec: &HeadSpec,
     scores: &Array2<f32>,
     gold: &[Option<Vec<String>>],
     sentiment: &[Option<String>],
+    langs: &[String],
 ) -> Result<EmotionEval, MetricError> {
     let n = scores.nrows();
     let mismatch = |what: &str, expected: usize, found: usize| MetricError::LengthMismatch {
@@ -157,6 +160,9 @@ pub fn evaluate(
     }
     if sentiment.len() != n {
         return Err(mismatch("sentiment (one per row)", n, sentiment.len()));
+    }
+    if langs.len() != n {
+        return Err(mismatch("langs (one per row)", n, langs.len()));
     }
     if scores.ncols() != spec.labels.len() {
         return Err(mismatch(
@@ -177,26 +183,37 @@ pub fn evaluate(
     unknown.dedup();
 
     let rows: Vec<Vec<f32>> = scores.outer_iter().map(|r| r.to_vec()).collect();
-    let served: Vec<_> = rows.iter().map(|r| emotion_result(spec, r)).collect();
+    let served: Vec<_> = rows
+        .iter()
+        .zip(langs)
+        .map(|(r, lang)| emotion_result(spec, r, lang))
+        .collect();
     // Label, group and frustration figures: only the records that have gold emotions.
     let with_gold: Vec<usize> = (0..n).filter(|&i| gold[i].is_some()).collect();
     let gold: Vec<&[String]> = with_gold
         .iter()
         .map(|&i| gold[i].as_deref().unwrap_or_default())
         .collect();
-    let rows64: Vec<Vec<f64>> = with_gold
-        .iter()
-        .map(|&i| rows[i].iter().map(|&v| f64::from(v)).collect())
-        .collect();
     let gold_hot: Vec<Vec<bool>> = gold
         .iter()
         .map(|g| labels.iter().map(|l| g.contains(l)).collect())
         .collect();
-    let thresholds: Vec<f64> = spec.thresholds.iter().map(|&t| f64::from(t)).collect();
+    // Predictions at each row's language's thresholds (`served`), as serving answers.
+    let pred_hot: Vec<Vec<bool>> = with_gold
+        .iter()
+        .map(|&i| {
+            labels
+                .iter()
+                .map(|l| served[i].labels.contains(l))
+                .collect()
+        })
+        .collect();
     let label_report = if with_gold.is_empty() {
         None
     } else {
-        Some(multilabel_report(&gold_hot, &rows64, &thresholds, labels)?)
+        Some(multilabel_report_from_predictions(
+            &gold_hot, &pred_hot, labels,
+        )?)
     };
 
     let grouped = |name: &str| -> Result<Option<MultiLabelReport>, MetricError> {
@@ -366,6 +383,11 @@ pub fn primary(e: &EmotionEval) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every row in English (the head's own thresholds).
+    fn en(n: usize) -> Vec<String> {
+        vec!["en".to_string(); n]
+    }
     use ndarray::array;
     use std::collections::BTreeMap;
     use triage_core::model::HeadKind;
@@ -408,6 +430,7 @@ mod tests {
             groupings,
             frustration: vec!["anger".into(), "annoyance".into()],
             source: None,
+            by_language: Default::default(),
         }
     }
 
@@ -432,7 +455,7 @@ mod tests {
             Some("positive".to_string()),
             None,
         ];
-        let e = evaluate(&spec(), &scores, &gold, &senti).unwrap();
+        let e = evaluate(&spec(), &scores, &gold, &senti, &en(scores.nrows())).unwrap();
         assert_eq!(e.unknown_gold_labels, vec!["mystery"]);
         // anger: fn; annoyance: fp; joy, neutral: tp.  micro = 2*2/(4+1+1)
         assert!((e.labels.as_ref().unwrap().micro_f1 - 4.0 / 6.0).abs() < 1e-12);
@@ -458,9 +481,9 @@ mod tests {
     #[test]
     fn shapes_are_checked() {
         let scores = array![[0.1, 0.9, 0.0, 0.0]];
-        assert!(evaluate(&spec(), &scores, &[], &[]).is_err());
+        assert!(evaluate(&spec(), &scores, &[], &[], &en(scores.nrows())).is_err());
         let narrow = array![[0.1, 0.9]];
-        assert!(evaluate(&spec(), &narrow, &[Some(set(&["joy"]))], &[None]).is_err());
+        assert!(evaluate(&spec(), &narrow, &[Some(set(&["joy"]))], &[None], &en(1)).is_err());
     }
 
     #[test]
@@ -486,7 +509,7 @@ mod tests {
         // joy 0.3 vs anger 0.2: score +0.1, served "neutral" (inside the 0.2 band).
         let scores = array![[0.2, 0.0, 0.3, 0.0], [0.9, 0.0, 0.1, 0.0]];
         let senti = vec![Some("positive".to_string()), Some("negative".to_string())];
-        let e = evaluate(&spec(), &scores, &[None, None], &senti).unwrap();
+        let e = evaluate(&spec(), &scores, &[None, None], &senti, &en(scores.nrows())).unwrap();
         assert!(e.labels.is_none() && e.ekman.is_none() && e.frustration_auroc.is_none());
         assert_eq!(e.sentiment.as_ref().unwrap().accuracy, 0.5);
         assert_eq!(e.polar.as_ref().unwrap().accuracy, 1.0);
@@ -511,7 +534,14 @@ mod tests {
             Some(set(&["joy"])),
             Some(set(&["joy"])),
         ];
-        let e = evaluate(&spec(), &scores, &gold, &[None, None, None]).unwrap();
+        let e = evaluate(
+            &spec(),
+            &scores,
+            &gold,
+            &[None, None, None],
+            &en(scores.nrows()),
+        )
+        .unwrap();
         let ek = e.ekman.as_ref().unwrap();
         // anger 1, joy 2/3, neutral 0 (never gold, predicted once).
         assert!((ek.macro_f1 - (1.0 + 2.0 / 3.0) / 3.0).abs() < 1e-12);
@@ -523,7 +553,7 @@ mod tests {
         // Mixed records: label figures over the two with emotions, sentiment over all.
         let senti = vec![None, None, Some("positive".to_string())];
         let mixed = [gold[0].clone(), gold[1].clone(), None];
-        let e = evaluate(&spec(), &scores, &mixed, &senti).unwrap();
+        let e = evaluate(&spec(), &scores, &mixed, &senti, &en(scores.nrows())).unwrap();
         assert_eq!(e.labels.as_ref().unwrap().n_samples, 2);
         assert_eq!(e.ekman_gold_macro_f1, Some(1.0));
         assert_eq!(e.polar.as_ref().unwrap().n, 1);

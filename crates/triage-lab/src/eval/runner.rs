@@ -275,7 +275,11 @@ fn run_task(
                 let gold: Vec<Option<Vec<String>>> =
                     recs.iter().map(|r| r.emotions.clone()).collect();
                 let senti: Vec<Option<String>> = recs.iter().map(|r| r.sentiment.clone()).collect();
-                let e = emotion::evaluate(&head.spec, &scores, &gold, &senti)
+                let langs: Vec<String> = recs
+                    .iter()
+                    .map(|r| scoring::served_lang(classifier, r))
+                    .collect();
+                let e = emotion::evaluate(&head.spec, &scores, &gold, &senti, &langs)
                     .map_err(EvalError::metric(&spec.name))?;
                 let f = emotion::figures(&e);
                 let primary = emotion::primary(&e);

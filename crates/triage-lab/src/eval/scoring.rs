@@ -92,6 +92,14 @@ pub fn embed(c: &Classifier, records: &[Record], what: &str) -> Result<Array2<f3
     Ok(embed_cached(c, &texts, what)?)
 }
 
+/// The language serving reads `r` in: the record's own, else the one detected on its text
+/// normalised for its channel (as a request that names none).
+pub fn served_lang(c: &Classifier, r: &Record) -> String {
+    r.lang
+        .clone()
+        .unwrap_or_else(|| c.detect_lang(&r.text, Some(&r.channel.to_string())))
+}
+
 /// `/v1/classify` responses for `records` (intent from `intent_head`, emotion from the
 /// bundle's `emotion` head when it has one), built from precomputed embeddings.
 pub fn responses(
@@ -111,23 +119,26 @@ pub fn responses(
     records
         .iter()
         .enumerate()
-        .map(|(i, r)| ClassifyResponse {
-            intent: Some(intent_result(
-                &intent_head.spec,
-                &intent_scores.index_axis(Axis(0), i).to_vec(),
-                top_k,
-            )),
-            emotion: emotion
-                .as_ref()
-                .map(|(h, s)| emotion_result(&h.spec, &s.index_axis(Axis(0), i).to_vec())),
-            channel: r.channel.to_string(),
-            lang: r.lang.clone().unwrap_or_else(|| "en".into()),
-            conversation_id: None,
-            handoff: None,
-            suggestions: None,
-            bot_answer: None,
-            model: model.clone(),
-            timing_ms: 0.0,
+        .map(|(i, r)| {
+            let lang = served_lang(c, r);
+            ClassifyResponse {
+                intent: Some(intent_result(
+                    &intent_head.spec,
+                    &intent_scores.index_axis(Axis(0), i).to_vec(),
+                    top_k,
+                )),
+                emotion: emotion.as_ref().map(|(h, s)| {
+                    emotion_result(&h.spec, &s.index_axis(Axis(0), i).to_vec(), &lang)
+                }),
+                channel: r.channel.to_string(),
+                lang,
+                conversation_id: None,
+                handoff: None,
+                suggestions: None,
+                bot_answer: None,
+                model: model.clone(),
+                timing_ms: 0.0,
+            }
         })
         .collect()
 }

@@ -177,6 +177,7 @@ pub fn new_spec(name: &str, kind: HeadKind, labels: &[String]) -> HeadSpec {
         groupings,
         frustration,
         source: None,
+        by_language: Default::default(),
     }
 }
 

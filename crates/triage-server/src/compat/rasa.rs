@@ -376,6 +376,7 @@ mod tests {
             groupings: Default::default(),
             frustration: vec![],
             source: None,
+            by_language: Default::default(),
         }
     }
 
