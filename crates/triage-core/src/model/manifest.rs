@@ -78,7 +78,7 @@ fn one() -> f32 {
 impl Manifest {
     /// Checks what the loader cannot check against weights: label/threshold agreement,
     /// unique names, known pooling.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.pooling != "mean" {
             return Err(format!(
                 "pooling {:?} is not supported (only \"mean\")",
