@@ -54,14 +54,14 @@ pub trait ReloadAudit: Send + Sync {
 
 /// Where a reloadable thing sends its events; nothing until one is set.
 #[derive(Default)]
-pub struct AuditSlot(std::sync::RwLock<Option<Arc<dyn ReloadAudit>>>);
+pub(crate) struct AuditSlot(std::sync::RwLock<Option<Arc<dyn ReloadAudit>>>);
 
 impl AuditSlot {
-    pub fn set(&self, audit: Arc<dyn ReloadAudit>) {
+    pub(crate) fn set(&self, audit: Arc<dyn ReloadAudit>) {
         *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(audit);
     }
 
-    pub fn record(&self, event: ReloadEvent) {
+    pub(crate) fn record(&self, event: ReloadEvent) {
         let audit = self.0.read().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(a) = audit {
             a.reloaded(event);

@@ -93,7 +93,7 @@ impl Bundles {
     }
 
     /// The first bundle trained for `lang`, else the default.
-    pub fn for_lang(&self, lang: &str) -> &Served {
+    fn for_lang(&self, lang: &str) -> &Served {
         self.served
             .iter()
             .find(|s| s.classifier.covers_lang(lang))
@@ -102,13 +102,13 @@ impl Bundles {
 
     /// Whether a request's language decides anything: with one bundle it does not, and
     /// the language need not be detected before the classifier does it anyway.
-    pub fn routes_by_lang(&self) -> bool {
+    fn routes_by_lang(&self) -> bool {
         self.served.len() > 1
     }
 
     /// The bundle for an explicit `model`, else for `lang` (the caller's, or what
     /// `detect` returns — called only when several bundles are loaded).
-    pub fn pick(
+    fn pick(
         &self,
         model: Option<&str>,
         lang: Option<&str>,
@@ -126,7 +126,7 @@ impl Bundles {
         })
     }
 
-    /// Routes one request ([`Self::pick`]) and returns the language it is answered in:
+    /// Routes one request (`Self::pick`) and returns the language it is answered in:
     /// the given `lang`, else the one detected on the way (once, on the default bundle's
     /// normalisation of `text` for `channel`), else `None` when routing needed none. The
     /// one routing step of every handler that takes text.

@@ -26,7 +26,7 @@ use std::sync::Arc;
 pub struct Cause(Arc<dyn Error + Send + Sync + 'static>);
 
 impl Cause {
-    pub fn new(e: impl Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(e: impl Error + Send + Sync + 'static) -> Self {
         Cause(Arc::new(e))
     }
 
@@ -91,7 +91,7 @@ impl Detail {
     }
 
     /// The same cause, with `prefix` before the text (`"redis_url: "`).
-    pub fn prefixed(self, prefix: &str) -> Self {
+    pub(crate) fn prefixed(self, prefix: &str) -> Self {
         Detail {
             text: format!("{prefix}{}", self.text),
             cause: self.cause,

@@ -32,7 +32,7 @@ impl Progress for Silent {
 }
 
 /// Makes a reporter for a job of `len` items described by `what` (e.g. `"kb index"`).
-pub type Factory = fn(len: u64, what: &str) -> Box<dyn Progress>;
+type Factory = fn(len: u64, what: &str) -> Box<dyn Progress>;
 
 static FACTORY: OnceLock<Factory> = OnceLock::new();
 

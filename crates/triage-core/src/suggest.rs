@@ -53,7 +53,7 @@ pub struct Found {
 
 impl<'a> Lookup<'a> {
     /// The customer reads as upset: an empathy script goes first for the agent.
-    pub fn negative(&self) -> bool {
+    fn negative(&self) -> bool {
         self.upset_before
             || (self.model_covers_lang
                 && self

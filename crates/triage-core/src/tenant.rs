@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Longest tenant name, in bytes.
-pub const MAX_TENANT: usize = 64;
+const MAX_TENANT: usize = 64;
 
 /// A tenant; [`Tenant::default`] is the one named `default`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -22,7 +22,7 @@ pub struct Tenant(Option<Arc<str>>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("tenant {0:?}: a tenant is 1 to {MAX_TENANT} letters, digits, '.', '_' or '-'")]
-pub struct InvalidTenant(pub String);
+pub struct InvalidTenant(String);
 
 impl Tenant {
     /// The name of the tenant every keyless caller belongs to.

@@ -7,7 +7,7 @@
 use tracing::Span;
 
 /// `make()`'s span when a request's span is current, else a disabled one.
-pub fn step(make: impl FnOnce() -> Span) -> Span {
+pub(crate) fn step(make: impl FnOnce() -> Span) -> Span {
     if Span::current().is_none() {
         Span::none()
     } else {
@@ -17,7 +17,7 @@ pub fn step(make: impl FnOnce() -> Span) -> Span {
 
 /// `make()`'s span as a child of `parent` when it is a live span, else a disabled one:
 /// for work done on another thread for that request (the engine's).
-pub fn step_of(parent: &Span, make: impl FnOnce(&Span) -> Span) -> Span {
+pub(crate) fn step_of(parent: &Span, make: impl FnOnce(&Span) -> Span) -> Span {
     if parent.is_none() {
         Span::none()
     } else {

@@ -1,8 +1,8 @@
 //! One helper for every hot-reloaded file or folder (the handoff policy file, a
 //! knowledge base): a named background thread that runs a first step once, then a
-//! check every interval, until the returned [`Watcher`] stops it.
+//! check every interval, until the returned `Watcher` stops it.
 //!
-//! Why polling on a thread rather than inotify: see [`crate::policy::reload`]. Why one
+//! Why polling on a thread rather than inotify: see `policy::reload`. Why one
 //! helper: the policy file, the keys file and the live knowledge base each had their own
 //! thread, channel and shutdown; now they share how a watch starts, how it stops, and
 //! what happens when the thread cannot be started.
@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 /// until `check` returns false or the [`Watcher`] stops it. With a zero interval the
 /// thread ends after `first`. Errs only when the thread cannot be started (`first` and
 /// `check` are then dropped unrun: callers that must not skip `first` run it themselves).
-pub fn spawn(
+pub(crate) fn spawn(
     name: &str,
     interval: Duration,
     first: impl FnOnce() + Send + 'static,
@@ -47,7 +47,7 @@ pub fn spawn(
     })
 }
 
-/// Like [`spawn`], for a check on something shared: the thread holds only a weak
+/// Like `spawn`, for a check on something shared: the thread holds only a weak
 /// reference to `target` and ends once the last strong one is dropped. An error to
 /// start the thread is logged with `what` (what the user loses) and the watch left out.
 pub fn spawn_weak<T: Send + Sync + 'static>(
@@ -73,14 +73,14 @@ pub fn spawn_weak<T: Send + Sync + 'static>(
 
 /// A file's modification time and size: what a polled watch compares between checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stamp {
+struct Stamp {
     modified: Option<SystemTime>,
     len: u64,
 }
 
 impl Stamp {
     /// The stamp of `path`; `None` when it cannot be read (missing, no permission).
-    pub fn of(path: &Path) -> Option<Self> {
+    fn of(path: &Path) -> Option<Self> {
         let m = std::fs::metadata(path).ok()?;
         Some(Self {
             modified: m.modified().ok(),
@@ -139,33 +139,28 @@ impl Settle {
 /// A running watch. Dropping it stops the thread and waits for it (a check under way
 /// finishes first); [`Watcher::detach`] lets it run until its check returns false.
 #[derive(Debug, Default)]
-pub struct Watcher {
+pub(crate) struct Watcher {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Watcher {
-    /// A watcher with no thread (one that could not be started).
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// Whether the thread has ended (or never started).
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         !self.is_running()
     }
 
     /// Asks the thread to stop after the step under way; waits for it when `wait`.
-    pub fn stop(mut self, wait: bool) {
+    pub(crate) fn stop(mut self, wait: bool) {
         self.halt(wait);
     }
 
     /// Lets the thread run on its own, until its check returns false.
-    pub fn detach(mut self) {
+    fn detach(mut self) {
         self.stop = None;
         self.thread = None;
     }

@@ -18,23 +18,23 @@ use triage_core::kb::KbStatus;
 use triage_core::policy::{PolicyConfig, PolicyStatus, Reloaded};
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct PolicyView {
-    pub status: PolicyStatus,
-    pub store: &'static str,
+pub(crate) struct PolicyView {
+    status: PolicyStatus,
+    store: &'static str,
     /// The policy in force, every default filled in.
     #[schema(value_type = Object)]
-    pub policy: PolicyConfig,
+    policy: PolicyConfig,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct ReloadResponse {
-    pub result: Reloaded,
-    pub status: PolicyStatus,
+pub(crate) struct ReloadResponse {
+    result: Reloaded,
+    status: PolicyStatus,
 }
 
 #[utoipa::path(get, path = "/admin/policy", responses(
     (status = 200, description = "The policy in force and its reload status", body = PolicyView)))]
-pub async fn policy(State(state): State<AppState>) -> Result<Json<PolicyView>, ApiError> {
+pub(crate) async fn policy(State(state): State<AppState>) -> Result<Json<PolicyView>, ApiError> {
     let h = state.handoff()?;
     Ok(Json(PolicyView {
         status: h.policy().status(),
@@ -46,7 +46,7 @@ pub async fn policy(State(state): State<AppState>) -> Result<Json<PolicyView>, A
 #[utoipa::path(post, path = "/admin/policy/reload", responses(
     (status = 200, description = "Reloaded, or unchanged", body = ReloadResponse),
     (status = 422, description = "The file is invalid; the previous policy stays in force", body = ErrorBody)))]
-pub async fn reload(
+pub(crate) async fn reload(
     State(state): State<AppState>,
     caller: Principal,
 ) -> Result<Json<ReloadResponse>, ApiError> {
@@ -67,7 +67,7 @@ pub async fn reload(
 #[utoipa::path(get, path = "/admin/kb", responses(
     (status = 200, description = "The knowledge base serving now: state (`indexing` while it is first loaded in the background), articles, version, articles left out with file and line, last error", body = KbStatus),
     (status = 503, description = "Model still loading", body = ErrorBody)))]
-pub async fn kb(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiError> {
+pub(crate) async fn kb(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiError> {
     state.classifier()?;
     state
         .kb_status()
@@ -83,7 +83,7 @@ pub async fn kb(State(state): State<AppState>) -> Result<Json<KbStatus>, ApiErro
 #[utoipa::path(post, path = "/admin/kb/reload", responses(
     (status = 200, description = "Reloaded if anything changed; the status afterwards", body = KbStatus),
     (status = 503, description = "Model loading, or suggestions disabled", body = ErrorBody)))]
-pub async fn kb_reload(
+pub(crate) async fn kb_reload(
     State(state): State<AppState>,
     caller: Principal,
 ) -> Result<Json<KbStatus>, ApiError> {

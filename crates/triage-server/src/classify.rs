@@ -27,7 +27,7 @@ use triage_core::tenant::Tenant;
         (status = 422, description = "Empty text (also only control or zero-width characters), `invalid_customer` (`customer.id` too long, `customer.tier` not configured), unknown channel, intent set or model (`unknown_model`)", body = ErrorBody),
         (status = 429, description = "Queue full; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "Model still loading", body = ErrorBody)))]
-pub async fn classify(
+pub(crate) async fn classify(
     State(state): State<AppState>,
     caller: Principal,
     ApiJson(req): ApiJson<ClassifyRequest>,

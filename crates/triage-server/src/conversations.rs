@@ -17,7 +17,7 @@ use triage_core::error::TriageError;
         (status = 200, description = "Turns, customer, issue type, latest decision, suggestions shown", body = ConversationContext),
         (status = 404, description = "Unknown or expired conversation", body = ErrorBody),
         (status = 503, description = "Conversation store unreachable, or still starting", body = ErrorBody)))]
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Principal,
     Path(id): Path<String>,

@@ -85,7 +85,7 @@ use utoipa::OpenApi;
     modifiers(&BearerKey),
     security(("api_key" = []))
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
 /// The API key scheme: `Authorization: Bearer <key>` (auth/keys.rs). Declared once and
 /// required by default; the open probes say `security(())`.
@@ -109,11 +109,11 @@ impl utoipa::Modify for BearerKey {
     }
 }
 
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-pub async fn page() -> Html<&'static str> {
+pub(crate) async fn page() -> Html<&'static str> {
     Html(PAGE)
 }
 

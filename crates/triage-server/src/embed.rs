@@ -14,7 +14,7 @@ use triage_core::error::TriageError;
               (status = 413, body = ErrorBody),
               (status = 422, description = "Empty input, or `unknown_model`", body = ErrorBody),
               (status = 429, body = ErrorBody)))]
-pub async fn embed(
+pub(crate) async fn embed(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<EmbedRequest>,
 ) -> Result<Json<EmbedResponse>, ApiError> {

@@ -15,7 +15,7 @@ use triage_core::api::{ErrorBody, ErrorDetail};
 use triage_core::engine::EngineError;
 use triage_core::error::TriageError;
 
-pub fn status_of(err: &TriageError) -> StatusCode {
+pub(crate) fn status_of(err: &TriageError) -> StatusCode {
     match err {
         TriageError::EmptyText { .. }
         | TriageError::UnknownChannel { .. }
@@ -48,7 +48,7 @@ pub fn status_of(err: &TriageError) -> StatusCode {
 }
 
 /// Wrapper so handlers can `?` a [`TriageError`].
-pub struct ApiError(pub TriageError);
+pub(crate) struct ApiError(pub(crate) TriageError);
 
 impl From<TriageError> for ApiError {
     fn from(e: TriageError) -> Self {
@@ -95,7 +95,7 @@ impl IntoResponse for ApiError {
 /// `text/plain`, form and multipart bodies cross-site without asking the server first
 /// (no CORS preflight), so accepting them would let any web page open in an agent's
 /// browser post to the API. Anything else is 415 `unsupported_media_type`.
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub(crate) T);
 
 /// Whether the request says its body is JSON.
 fn is_json(headers: &HeaderMap) -> bool {

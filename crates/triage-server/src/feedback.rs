@@ -33,7 +33,7 @@ const MAX_ID: usize = 256;
         (status = 404, description = "`unknown_conversation`: no such conversation, or it expired", body = ErrorBody),
         (status = 422, description = "Nothing to record, `accepted` without `suggestion_id` (or the reverse), an unknown field or turn; `unknown_suggestion`; `unknown_label`", body = ErrorBody),
         (status = 503, description = "Model loading, or the conversation store unreachable", body = ErrorBody)))]
-pub async fn feedback(
+pub(crate) async fn feedback(
     State(state): State<AppState>,
     caller: Principal,
     ApiJson(req): ApiJson<FeedbackRequest>,

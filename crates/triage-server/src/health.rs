@@ -14,27 +14,27 @@ use axum::Json;
 use serde_json::{json, Value};
 
 #[utoipa::path(get, path = "/health", security(()), responses((status = 200, description = "Process is up")))]
-pub async fn health() -> Json<Value> {
+pub(crate) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Kubernetes' name for `/health`.
 #[utoipa::path(get, path = "/livez", security(()), responses((status = 200, description = "Process is up")))]
-pub async fn livez() -> Json<Value> {
+pub(crate) async fn livez() -> Json<Value> {
     health().await
 }
 
 /// Kubernetes' name for `/ready`.
 #[utoipa::path(get, path = "/readyz", security(()), responses(
     (status = 200, description = "As `/ready`"), (status = 503, description = "Still loading")))]
-pub async fn readyz(state: State<AppState>) -> (StatusCode, Json<Value>) {
+pub(crate) async fn readyz(state: State<AppState>) -> (StatusCode, Json<Value>) {
     ready(state).await
 }
 
 #[utoipa::path(get, path = "/ready", security(()), responses(
     (status = 200, description = "Every bundle loaded and warmed up; `model` and `kb` are the default bundle's, `models` lists each with its queue and knowledge base. `kb.state` is `indexing` until a base's first load in the background finishes (suggestions answer `kb_unavailable` meanwhile), then `ready` or `unavailable`; `disabled` when suggestions are off"),
     (status = 503, description = "Still loading")))]
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let Ok(bundles) = state.bundles() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use triage_core::bundles::Served;
 
 #[utoipa::path(get, path = "/info", responses((status = 200, description = "Models (the default first), heads, labels, limits")))]
-pub async fn info(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn info(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let bundles = state.bundles()?;
     let default = bundles.default_bundle();
     let c = &default.classifier;

@@ -1,10 +1,30 @@
-//! The HTTP layer: thin handlers, one file per resource, over [`Classifier`]s — one per
-//! served bundle ([`Bundles`]). The server listens at once and loads the models in the
+//! triage-server: the HTTP layer of triage, a customer-service NLU inference server, built
+//! on `triage-core`. Thin handlers, one file per resource, over `Classifier`s — one per
+//! served bundle (`Bundles`). The server listens at once and loads the models in the
 //! background, all at the same time, so `/health` answers during start-up and `/ready`
 //! turns 200 as soon as every bundle is loaded and warmed up. Knowledge bases are indexed
-//! after that, in the background: `/ready` does not wait for them ([`LiveKb`]).
+//! after that, in the background: `/ready` does not wait for them (`LiveKb`).
 //! Every route but the probes and the docs needs an API key with a role ([`auth`]),
-//! checked by one middleware (`guard`).
+//! checked by one middleware.
+//!
+//! # Public API
+//!
+//! What the `triage serve` command (and any other embedder) needs to run the server:
+//! [`AppState`] (configuration and what is loaded), [`load_model`] (policy, bundles,
+//! knowledge bases), [`serve`] (with [`shutdown_signal`]), [`auth`] (API keys and the
+//! audit log) and [`telemetry`] (OTLP traces).
+//!
+//! # Modules, in request order
+//!
+//! A request passes the middleware (`telemetry` → `observe` → `guard`: authentication,
+//! roles, limits), then one handler: `classify`, `embed`, `suggest`, `feedback`,
+//! `conversations`, `admin` (policy and knowledge-base reloads), `health`, `info`,
+//! `metrics`, `docs` (OpenAPI); `compat` speaks other servers' APIs and `console` serves
+//! the agent console. `error` turns a `TriageError` into the JSON error body, `state`
+//! holds [`AppState`], `listen` bounds connections and `recorder` is the process's one
+//! Prometheus recorder (rendered by `metrics`).
+
+#![warn(unreachable_pub)]
 
 mod admin;
 pub mod auth;
@@ -14,7 +34,7 @@ mod console;
 mod conversations;
 mod docs;
 mod embed;
-pub mod error;
+mod error;
 mod feedback;
 mod guard;
 mod health;
@@ -53,6 +73,9 @@ pub enum StartupError {
     Bundles(#[from] BundlesError),
 }
 
+/// Every route of the HTTP API over `state`, with its body limit, CORS, authentication
+/// and metrics layers: what `serve` listens with, and what an application embedding
+/// triage can mount (or `nest`) in its own axum router.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes();
     let cors = state.auth().and_then(|a| a.cors());
@@ -303,9 +326,9 @@ fn start_kb(state: &AppState, classifier: &Arc<Classifier>) -> Option<Arc<LiveKb
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
 /// finish (at most `shutdown_grace_secs`); then every encoder queue is dropped, so the
 /// inference threads stop after the batch they are running. Connections are bounded by
-/// `[limits]` (count, header and idle timeouts: [`listen`]). Refuses to start (an error
+/// `[limits]` (count, header and idle timeouts: `listen`). Refuses to start (an error
 /// naming the fix) when the address is not loopback and there are no API keys, or the
-/// keys file, the audit log or the CORS origins are unusable ([`auth::Auth::start`]).
+/// keys file, the audit log or the CORS origins are unusable (`auth::Auth::start`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,

@@ -37,14 +37,14 @@ use triage_core::config::Limits;
 
 /// The per-connection bounds, from `[limits]`.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnLimits {
-    pub header: Duration,
-    pub idle: Duration,
-    pub max_connections: usize,
+pub(crate) struct ConnLimits {
+    header: Duration,
+    idle: Duration,
+    max_connections: usize,
 }
 
 impl ConnLimits {
-    pub fn from_config(l: &Limits) -> Self {
+    pub(crate) fn from_config(l: &Limits) -> Self {
         Self {
             header: Duration::from_millis(l.header_timeout_ms.max(1)),
             idle: Duration::from_millis(l.idle_timeout_ms.max(1)),
@@ -57,7 +57,7 @@ impl ConnLimits {
 /// in-flight requests finish and closes idle connections, and returns once every
 /// connection is closed or `grace` has passed (connections still open then are left to
 /// be dropped with the runtime).
-pub async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     app: Router,
     limits: ConnLimits,

@@ -10,7 +10,7 @@ use super::AppState;
 use axum::extract::State;
 
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
-pub async fn render(State(state): State<AppState>) -> String {
+pub(crate) async fn render(State(state): State<AppState>) -> String {
     if let Ok(bundles) = state.bundles() {
         let all = bundles.all();
         let depth: usize = all

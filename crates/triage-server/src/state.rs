@@ -15,9 +15,9 @@ use triage_core::policy::HandoffService;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     /// Every bundle with its knowledge base, set once all are loaded and warmed up.
-    pub(crate) bundles: Arc<OnceLock<Arc<Bundles>>>,
+    bundles: Arc<OnceLock<Arc<Bundles>>>,
     /// Policy and conversation memory; set before the model loads, so a bad policy
     /// file stops start-up early.
     pub(crate) handoff: Arc<OnceLock<Arc<HandoffService>>>,
@@ -26,7 +26,7 @@ pub struct AppState {
     /// [`AppState::with_kb_embedder`] says otherwise.
     pub(crate) kb_embedder: Option<Arc<KbEmbedderFn>>,
     /// API keys and roles, set by `serve` once it knows the address it listens on.
-    pub(crate) auth: Arc<OnceLock<Arc<Auth>>>,
+    auth: Arc<OnceLock<Arc<Auth>>>,
     /// The audit log (`auth.audit_log`), also told of policy and knowledge-base reloads.
     pub(crate) audit: Arc<AuditLog>,
 }
@@ -60,7 +60,7 @@ impl AppState {
         self
     }
 
-    /// Starts authentication for a server listening on `addr` (see [`Auth::start`]);
+    /// Starts authentication for a server listening on `addr` (see `Auth::start`);
     /// once per state, later calls keep the first.
     pub fn start_auth(&self, addr: SocketAddr) -> Result<(), AuthError> {
         if self.auth.get().is_none() {
@@ -75,12 +75,12 @@ impl AppState {
     }
 
     /// Every served bundle, or 503 `not_ready` while they load.
-    pub fn bundles(&self) -> Result<&Arc<Bundles>, TriageError> {
+    pub(crate) fn bundles(&self) -> Result<&Arc<Bundles>, TriageError> {
         self.bundles.get().ok_or(TriageError::NotReady)
     }
 
     /// The default bundle's classifier, or 503 `not_ready` while the models load.
-    pub fn classifier(&self) -> Result<&Arc<Classifier>, TriageError> {
+    pub(crate) fn classifier(&self) -> Result<&Arc<Classifier>, TriageError> {
         Ok(&self.bundles()?.default_bundle().classifier)
     }
 
@@ -89,34 +89,34 @@ impl AppState {
     }
 
     /// Installs the loaded and warmed-up bundles; the server is ready from here on.
-    pub fn set_bundles(&self, b: Bundles) {
+    pub(crate) fn set_bundles(&self, b: Bundles) {
         let _ = self.bundles.set(Arc::new(b));
     }
 
     /// Policy and conversation memory, or 503 `not_ready` before start-up set them.
-    pub fn handoff(&self) -> Result<&Arc<HandoffService>, TriageError> {
+    pub(crate) fn handoff(&self) -> Result<&Arc<HandoffService>, TriageError> {
         self.handoff.get().ok_or(TriageError::NotReady)
     }
 
-    pub fn set_handoff(&self, h: Arc<HandoffService>) {
+    pub(crate) fn set_handoff(&self, h: Arc<HandoffService>) {
         let _ = self.handoff.set(h);
     }
 
     /// The default bundle's knowledge base, when suggestions are enabled and the models
     /// have loaded (the base itself may still be indexing or unavailable: see
     /// [`LiveKb::status`]).
-    pub fn kb(&self) -> Option<&Arc<LiveKb>> {
+    pub(crate) fn kb(&self) -> Option<&Arc<LiveKb>> {
         self.bundles.get()?.default_bundle().kb.as_ref()
     }
 
     /// For `/ready` and `/info` (the default bundle's base); `None` while loading.
-    pub fn kb_status(&self) -> Option<KbStatus> {
+    pub(crate) fn kb_status(&self) -> Option<KbStatus> {
         let served = self.bundles.get()?.default_bundle();
         Some(self.kb_status_of(served))
     }
 
     /// What one bundle's knowledge base is doing.
-    pub fn kb_status_of(&self, served: &Served) -> KbStatus {
+    pub(crate) fn kb_status_of(&self, served: &Served) -> KbStatus {
         match &served.kb {
             Some(kb) => kb.status(),
             None => KbStatus::disabled(&self.config.kb),

@@ -43,7 +43,7 @@ struct Source {
         (status = 422, description = "Not exactly one of text, texts, conversation_id; empty text; k out of range; unknown channel, intent set, mode or model (`unknown_model`)", body = ErrorBody),
         (status = 429, description = "Queue full; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 503, description = "Model loading, or `kb_unavailable`: suggestions disabled, the knowledge base still being indexed (`kb.state = indexing` in `/ready`), or not loaded", body = ErrorBody)))]
-pub async fn suggest(
+pub(crate) async fn suggest(
     State(state): State<AppState>,
     caller: Principal,
     ApiJson(req): ApiJson<SuggestRequest>,

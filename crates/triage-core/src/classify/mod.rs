@@ -1,14 +1,14 @@
 //! One bundle's classification pipeline, a step per module in the order a message
-//! takes: text → [`prepare`] (validate, normalise, detect the language, tokenize) →
-//! batch/encode (engine) → [`respond`] (heads) → [`suggest`] (knowledge base) →
-//! [`decide`] (handoff policy and conversation memory) → response. [`run`] holds the
-//! entry points, which share that one path; [`embed`] the encoder's other uses
+//! takes: text → `prepare` (validate, normalise, detect the language, tokenize) →
+//! batch/encode (engine) → `respond` (heads) → `suggest` (knowledge base) →
+//! `decide` (handoff policy and conversation memory) → response. `run` holds the
+//! entry points, which share that one path; `embed` the encoder's other uses
 //! (offline embeddings, `/v1/embed`, the knowledge base's articles); [`expand`] turns a
 //! wire request into its items. Validation happens first and for every input of a batch
 //! before any work is queued, so a bad item rejects the request without wasting encoder
 //! time.
 //!
-//! The wire types (`crate::api`) come in at [`prepare`] and go out of [`respond`]: the
+//! The wire types (`crate::api`) come in at `prepare` and go out of `respond`: the
 //! steps in between work on [`Prepared`] and the per-message state the later steps need.
 
 mod decide;

@@ -61,7 +61,7 @@ impl Normalised {
     }
 
     /// The language detected on it, as a message that names none gets.
-    pub fn lang(&self) -> &'static str {
+    pub(crate) fn lang(&self) -> &'static str {
         self.lang
     }
 }
@@ -174,7 +174,7 @@ impl Classifier {
     /// `customer.id` within its length limit, `customer.tier` one the policy file names
     /// or `limits.customer_tiers` lists (case-insensitive): both are stored with every
     /// turn, and the tier steers the policy.
-    pub fn check_customer(&self, customer: &Customer) -> Result<(), TriageError> {
+    fn check_customer(&self, customer: &Customer) -> Result<(), TriageError> {
         let limits = &self.config.limits;
         if let Some(id) = &customer.id {
             check_customer_id(id, limits)?;
@@ -218,7 +218,7 @@ impl Classifier {
     /// A text normalised for `channel` (a name; chat when absent or unknown, which
     /// [`Self::prepare`] then refuses) with this bundle's options, and its language:
     /// kept with what it was normalised for, so that preparing the message can reuse it.
-    pub fn normalise(&self, raw: &str, channel: Option<&str>) -> Normalised {
+    pub(crate) fn normalise(&self, raw: &str, channel: Option<&str>) -> Normalised {
         let channel = channel.and_then(|c| c.parse().ok()).unwrap_or_default();
         let text = self.normalize_text(raw, channel);
         Normalised {

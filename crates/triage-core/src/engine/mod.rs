@@ -10,7 +10,7 @@
 //! bounded in texts and in tokens (what the encoder's time depends on), and a request
 //! larger than the whole queue is refused as too large (413) rather than as overload,
 //! which a retry could never fix. Texts are taken round by round over the waiting
-//! requests ([`batcher::next_batch`]), so a short request is not stuck behind a long
+//! requests (`batcher::next_batch`), so a short request is not stuck behind a long
 //! one. A request whose caller is gone (client disconnected, server shutting down) is
 //! dropped from the queue before it reaches the encoder.
 
@@ -129,7 +129,7 @@ impl Job {
     }
 }
 
-pub(crate) struct Item {
+struct Item {
     enc: Encoded,
     job: Arc<Job>,
     index: usize,
@@ -137,15 +137,15 @@ pub(crate) struct Item {
 }
 
 impl Item {
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.enc.len()
     }
 }
 
 /// The texts of one request that have not gone to the encoder yet.
-pub(crate) struct Waiting {
+struct Waiting {
     job: Arc<Job>,
-    pub(crate) items: VecDeque<Item>,
+    items: VecDeque<Item>,
 }
 
 struct Queue {
@@ -214,7 +214,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn start(backend: Arc<dyn Backend>, config: EngineConfig) -> Self {
+    pub(crate) fn start(backend: Arc<dyn Backend>, config: EngineConfig) -> Self {
         let hidden = backend.hidden_size();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -259,7 +259,8 @@ impl Engine {
     }
 
     /// Tokens queued.
-    pub fn queued_tokens(&self) -> usize {
+    #[cfg(test)]
+    fn queued_tokens(&self) -> usize {
         self.shared.queue.lock().map(|q| q.tokens).unwrap_or(0)
     }
 
@@ -342,14 +343,14 @@ impl Engine {
     }
 
     /// The same from a plain thread (CLI, training, evaluation).
-    pub fn embed_blocking(&self, encs: Vec<Encoded>) -> Result<Array2<f32>, EngineError> {
+    pub(crate) fn embed_blocking(&self, encs: Vec<Encoded>) -> Result<Array2<f32>, EngineError> {
         let rx = self.submit(encs)?;
         rx.blocking_recv().unwrap_or(Err(EngineError::Closed))
     }
 
     /// Stops taking work and answers every queued request `Closed` at once (the server
     /// is going away: nobody will read those answers). The thread finishes the batch it
-    /// is running, if any, and exits; [`Self::shutdown`] (or drop) joins it.
+    /// is running, if any, and exits; `Self::shutdown` (or drop) joins it.
     pub fn stop(&self) {
         let abandoned: Vec<Waiting> = match self.shared.queue.lock() {
             Ok(mut q) => {
@@ -374,7 +375,7 @@ impl Engine {
 
     /// Stops taking work, lets the thread finish what is queued for callers still
     /// waiting (abandoned requests are skipped), and joins it.
-    pub fn shutdown(&self) {
+    fn shutdown(&self) {
         if let Ok(mut q) = self.shared.queue.lock() {
             q.closed = true;
         }

@@ -40,9 +40,9 @@ impl ArticleType {
 pub struct FollowUp {
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
+    label: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub params: BTreeMap<String, String>,
+    params: BTreeMap<String, String>,
 }
 
 /// The front matter (or JSONL object) as written by people.
@@ -321,7 +321,7 @@ fn yaml_message(e: &serde_yaml_ng::Error) -> String {
 
 /// The opening of a Markdown text as plain text, cut at a word boundary near `max`
 /// characters: what an agent sees before opening the article.
-pub fn snippet(markdown: &str, max: usize) -> String {
+pub(crate) fn snippet(markdown: &str, max: usize) -> String {
     let mut out = String::new();
     for para in markdown.split("\n\n") {
         let plain = plain_text(para);

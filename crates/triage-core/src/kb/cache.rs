@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"TRKBEMB1";
 
-pub type TextKey = [u8; 32];
+pub(crate) type TextKey = [u8; 32];
 
-pub fn text_key(text: &str) -> TextKey {
+pub(crate) fn text_key(text: &str) -> TextKey {
     Sha256::digest(text.as_bytes()).into()
 }
 
@@ -26,13 +26,13 @@ fn short(s: &str, n: usize) -> String {
 }
 
 /// Where the cache of one knowledge base for one bundle lives.
-pub struct EmbeddingCache {
+pub(crate) struct EmbeddingCache {
     dir: PathBuf,
     prefix: String,
 }
 
 impl EmbeddingCache {
-    pub fn new(dir: &Path, source: &Path, fingerprint: &str) -> Self {
+    pub(crate) fn new(dir: &Path, source: &Path, fingerprint: &str) -> Self {
         let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
         Self {
             dir: dir.to_path_buf(),
@@ -44,7 +44,7 @@ impl EmbeddingCache {
         }
     }
 
-    pub fn path_for(&self, content_hash: &str) -> PathBuf {
+    pub(crate) fn path_for(&self, content_hash: &str) -> PathBuf {
         self.dir.join(format!(
             "{}{}.emb",
             self.prefix,
@@ -54,7 +54,11 @@ impl EmbeddingCache {
 
     /// Rows of the exact file for this content if it exists, else of the newest file of
     /// the same source and bundle. Empty when there is none or it is unreadable.
-    pub fn load(&self, content_hash: &str, dim: Option<usize>) -> HashMap<TextKey, Vec<f32>> {
+    pub(crate) fn load(
+        &self,
+        content_hash: &str,
+        dim: Option<usize>,
+    ) -> HashMap<TextKey, Vec<f32>> {
         let exact = self.path_for(content_hash);
         let path = if exact.is_file() {
             Some(exact)
@@ -75,7 +79,7 @@ impl EmbeddingCache {
 
     /// Writes the rows for this content and removes older files of the same source and
     /// bundle. Failures are logged: the cache is an optimisation.
-    pub fn store(&self, content_hash: &str, dim: usize, rows: &[(TextKey, &[f32])]) {
+    pub(crate) fn store(&self, content_hash: &str, dim: usize, rows: &[(TextKey, &[f32])]) {
         let path = self.path_for(content_hash);
         if let Err(e) = std::fs::create_dir_all(&self.dir).and_then(|_| write(&path, dim, rows)) {
             tracing::warn!("cannot write knowledge-base cache {}: {e}", path.display());

@@ -9,7 +9,7 @@ use ndarray::{Array2, ArrayView1};
 
 /// An L2-normalised embedding as an HNSW point; distance = 1 − cosine.
 #[derive(Clone, Debug)]
-pub struct Vector(pub Box<[f32]>);
+struct Vector(Box<[f32]>);
 
 impl instant_distance::Point for Vector {
     fn distance(&self, other: &Self) -> f32 {
@@ -19,7 +19,7 @@ impl instant_distance::Point for Vector {
 
 /// Dot product written so LLVM vectorises it: eight independent accumulators over
 /// exact chunks (no bounds checks in the loop).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; 8];
@@ -37,7 +37,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-pub struct DenseIndex {
+pub(crate) struct DenseIndex {
     /// `[rows, dim]`, L2-normalised.
     vectors: Array2<f32>,
     /// Article of each row.
@@ -48,7 +48,7 @@ pub struct DenseIndex {
 impl DenseIndex {
     /// Builds the index; rows must already be normalised. The HNSW graph is built when
     /// there are more than `approx_above` rows.
-    pub fn build(
+    pub(crate) fn build(
         vectors: Array2<f32>,
         owner: Vec<u32>,
         approx_above: usize,
@@ -74,29 +74,29 @@ impl DenseIndex {
         }
     }
 
-    pub fn dim(&self) -> usize {
+    pub(crate) fn dim(&self) -> usize {
         self.vectors.ncols()
     }
 
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.vectors.nrows()
     }
 
-    pub fn is_approximate(&self) -> bool {
+    pub(crate) fn is_approximate(&self) -> bool {
         self.ann.is_some()
     }
 
-    pub fn owner(&self, row: usize) -> u32 {
+    pub(crate) fn owner(&self, row: usize) -> u32 {
         self.owner[row]
     }
 
     /// A copy of one row.
-    pub fn vector(&self, row: usize) -> Vec<f32> {
+    pub(crate) fn vector(&self, row: usize) -> Vec<f32> {
         self.vectors.row(row).to_vec()
     }
 
     /// Cosine of the query with one row.
-    pub fn row_score(&self, row: usize, query: ArrayView1<f32>) -> f32 {
+    pub(crate) fn row_score(&self, row: usize, query: ArrayView1<f32>) -> f32 {
         match (self.vectors.row(row).as_slice(), query.as_slice()) {
             (Some(r), Some(q)) => dot(r, q),
             _ => self.vectors.row(row).dot(&query),
@@ -104,13 +104,13 @@ impl DenseIndex {
     }
 
     /// Exact: cosine of the query with every row.
-    pub fn scan(&self, query: ArrayView1<f32>) -> Vec<f32> {
+    pub(crate) fn scan(&self, query: ArrayView1<f32>) -> Vec<f32> {
         self.vectors.dot(&query).to_vec()
     }
 
     /// Approximate: up to `n` rows nearest to the query, with their cosine. `None` when
     /// the index is exact (call [`DenseIndex::scan`]).
-    pub fn nearest(&self, query: ArrayView1<f32>, n: usize) -> Option<Vec<(usize, f32)>> {
+    pub(crate) fn nearest(&self, query: ArrayView1<f32>, n: usize) -> Option<Vec<(usize, f32)>> {
         let ann = self.ann.as_ref()?;
         let point = Vector(query.to_vec().into_boxed_slice());
         let mut search = Search::default();

@@ -23,7 +23,7 @@ fn is_cjk(c: char) -> bool {
 }
 
 /// Index terms of a text.
-pub fn tokenize(text: &str) -> Vec<String> {
+fn tokenize(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut prev_cjk: Option<char> = None;
@@ -66,7 +66,7 @@ fn stem(mut w: String) -> String {
 
 /// An inverted index with BM25 scoring.
 #[derive(Debug, Default)]
-pub struct Bm25 {
+pub(crate) struct Bm25 {
     /// term → (document, term frequency)
     postings: HashMap<String, Vec<(u32, u32)>>,
     doc_len: Vec<f32>,
@@ -74,7 +74,7 @@ pub struct Bm25 {
 }
 
 impl Bm25 {
-    pub fn build<'a>(docs: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn build<'a>(docs: impl IntoIterator<Item = &'a str>) -> Self {
         let mut postings: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
         let mut doc_len = Vec::new();
         for (d, text) in docs.into_iter().enumerate() {
@@ -100,17 +100,9 @@ impl Bm25 {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.doc_len.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.doc_len.is_empty()
-    }
-
     /// BM25 score of every document that shares a term with the query, as
     /// `(document, score)` in no particular order. Each distinct query term counts once.
-    pub fn scores(&self, query: &str) -> Vec<(u32, f32)> {
+    pub(crate) fn scores(&self, query: &str) -> Vec<(u32, f32)> {
         let mut terms = tokenize(query);
         terms.sort();
         terms.dedup();

@@ -4,10 +4,10 @@
 //! A knowledge base is a folder of Markdown articles with YAML front matter, or one JSONL
 //! file ([`article`] has the fields). [`KnowledgeBase::load`] reads it, reports malformed
 //! articles as [`KbIssue`]s (file and line) and serves the rest, embeds the articles with
-//! the bundle's encoder (cached on disk by bundle fingerprint and text hash, [`cache`]),
+//! the bundle's encoder (cached on disk by bundle fingerprint and text hash, `cache`),
 //! and indexes them for a hybrid search: cosine on the embeddings (exact with ndarray for
-//! small bases, HNSW above [`KbOptions::approx_above`]), BM25 ([`lexical`]), and a boost for
-//! articles tagged with the predicted intent, weighted by its confidence ([`search`]).
+//! small bases, HNSW above [`KbOptions::approx_above`]), BM25 (`lexical`), and a boost for
+//! articles tagged with the predicted intent, weighted by its confidence (`search`).
 //! [`LiveKb`] is the one live knowledge base of a server: it loads the base in the
 //! background, polls its files (with the one watcher helper, [`crate::watch`]) and swaps
 //! in a rebuilt [`KnowledgeBase`] when they change, without a restart.
@@ -16,13 +16,13 @@
 //! classification) and passes it in, so a search never runs the encoder.
 
 pub mod article;
-pub mod cache;
-pub mod dense;
-pub mod embedder;
-pub mod lexical;
-pub mod live;
-pub mod search;
-pub mod source;
+mod cache;
+mod dense;
+mod embedder;
+mod lexical;
+mod live;
+mod search;
+pub(crate) mod source;
 
 mod base;
 
@@ -46,7 +46,7 @@ pub struct KbIssue {
 }
 
 impl KbIssue {
-    pub fn new(file: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
+    fn new(file: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
         Self {
             file: file.to_path_buf(),
             line,
@@ -156,7 +156,7 @@ impl Default for KbOptions {
 }
 
 impl KbOptions {
-    pub fn validate(&self) -> Result<(), KbError> {
+    fn validate(&self) -> Result<(), KbError> {
         let w = [self.dense_weight, self.lexical_weight, self.intent_weight];
         if w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f32>() <= 0.0 {
             return Err(KbError::Options(

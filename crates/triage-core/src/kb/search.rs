@@ -74,8 +74,8 @@ impl<'a> Query<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ScoreParts {
     pub dense: f32,
-    pub lexical: f32,
-    pub intent: f32,
+    lexical: f32,
+    intent: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -99,7 +99,7 @@ pub struct Suggestion {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<FollowUp>,
     /// File (and line, for JSONL) the article came from.
-    pub source: String,
+    source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

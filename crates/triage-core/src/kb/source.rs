@@ -11,18 +11,18 @@ use std::time::SystemTime;
 
 /// Articles read from a source, what was wrong with the others, and a hash of every byte
 /// read (the disk-cache key's content part).
-pub struct SourceContent {
-    pub articles: Vec<Article>,
-    pub issues: Vec<KbIssue>,
-    pub content_hash: String,
+pub(crate) struct SourceContent {
+    pub(crate) articles: Vec<Article>,
+    pub(crate) issues: Vec<KbIssue>,
+    pub(crate) content_hash: String,
 }
 
 /// Files of a source with their modification time and size, sorted by path: equal
 /// stamps mean nothing was edited, added or removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stamp(Vec<(PathBuf, Option<SystemTime>, u64)>);
+pub(crate) struct Stamp(Vec<(PathBuf, Option<SystemTime>, u64)>);
 
-pub fn stamp(source: &Path) -> Result<Stamp, KbError> {
+pub(crate) fn stamp(source: &Path) -> Result<Stamp, KbError> {
     let files = files(source)?;
     let mut out = Vec::with_capacity(files.len());
     for f in files {
@@ -33,7 +33,7 @@ pub fn stamp(source: &Path) -> Result<Stamp, KbError> {
 }
 
 /// The article files of a source, sorted.
-pub fn files(source: &Path) -> Result<Vec<PathBuf>, KbError> {
+fn files(source: &Path) -> Result<Vec<PathBuf>, KbError> {
     if source.is_file() {
         return Ok(vec![source.to_path_buf()]);
     }
@@ -65,7 +65,7 @@ pub fn files(source: &Path) -> Result<Vec<PathBuf>, KbError> {
 
 /// Reads and parses every article. Duplicate ids are issues (the first one wins) so a
 /// copied file cannot silently shadow another.
-pub fn read(source: &Path) -> Result<SourceContent, KbError> {
+pub(crate) fn read(source: &Path) -> Result<SourceContent, KbError> {
     let mut hasher = Sha256::new();
     let mut articles = Vec::new();
     let mut issues = Vec::new();
@@ -140,7 +140,7 @@ pub(crate) fn split_source(source: &str) -> (PathBuf, Option<usize>) {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -11,7 +11,7 @@ use ndarray::Array2;
 /// The encoder's failure; the candle error underneath, when there is one, is the source.
 #[derive(Debug, thiserror::Error)]
 #[error("encoder failed: {0}")]
-pub struct BackendError(#[source] pub Detail);
+pub struct BackendError(#[source] pub(crate) Detail);
 
 impl From<candle_core::Error> for BackendError {
     fn from(e: candle_core::Error) -> Self {
@@ -26,7 +26,7 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 /// Pads a batch to its longest item (pad id 0 is masked out, so its value is irrelevant).
-pub fn pad_batch(batch: &[&Encoded], device: &Device) -> candle_core::Result<BatchInput> {
+fn pad_batch(batch: &[&Encoded], device: &Device) -> candle_core::Result<BatchInput> {
     let n = batch.len();
     let seq = batch.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
     let mut ids = vec![0u32; n * seq];

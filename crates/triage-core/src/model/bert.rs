@@ -43,10 +43,10 @@ fn softmax(xs: &Tensor, train: bool) -> Result<Tensor> {
 }
 
 /// A padded batch of token ids, shape `[batch, seq]`, and its attention mask (1 = token).
-pub struct BatchInput {
-    pub ids: Tensor,
-    pub type_ids: Tensor,
-    pub mask: Tensor,
+pub(crate) struct BatchInput {
+    pub(crate) ids: Tensor,
+    pub(crate) type_ids: Tensor,
+    pub(crate) mask: Tensor,
 }
 
 fn linear(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Linear> {
@@ -254,7 +254,7 @@ pub struct BertModel {
     embeddings: Embeddings,
     layers: Vec<Layer>,
     dropout: f64,
-    pub config: BertConfig,
+    pub(crate) config: BertConfig,
 }
 
 impl BertModel {
@@ -273,7 +273,7 @@ impl BertModel {
     }
 
     /// Prepares the model for serving: fused Q/K/V. Call only on frozen weights.
-    pub fn fuse_for_inference(&mut self) -> Result<()> {
+    pub(crate) fn fuse_for_inference(&mut self) -> Result<()> {
         for layer in &mut self.layers {
             layer.attention.fuse()?;
         }
@@ -281,7 +281,7 @@ impl BertModel {
     }
 
     /// Last hidden states `[b, s, h]`.
-    pub fn forward(&self, input: &BatchInput, train: bool) -> Result<Tensor> {
+    fn forward(&self, input: &BatchInput, train: bool) -> Result<Tensor> {
         self.hidden_after(input, self.layers.len(), train)
     }
 
@@ -291,7 +291,7 @@ impl BertModel {
 
     /// Hidden states after the first `k` layers (0 = embeddings only). Training with the
     /// lower layers frozen computes these once per example and caches them.
-    pub fn hidden_after(&self, input: &BatchInput, k: usize, train: bool) -> Result<Tensor> {
+    pub(crate) fn hidden_after(&self, input: &BatchInput, k: usize, train: bool) -> Result<Tensor> {
         let xs = dropout(&self.embeddings.forward(input, train)?, self.dropout, train)?;
         self.forward_layers(&xs, &input.mask, 0..k.min(self.layers.len()), train)
     }
@@ -317,7 +317,7 @@ impl BertModel {
 
     /// Every weight under its Hugging Face name (Q/K/V unfused), for encoders that run
     /// the same network another way (`model::fast`).
-    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+    pub(crate) fn named_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         let mut put = |name: String, t: &Tensor| out.push((name, t.clone()));
         let e = &self.embeddings;
@@ -365,7 +365,7 @@ impl BertModel {
 
     /// Mean pooling over real tokens followed by L2 normalisation: the sentence-transformers
     /// recipe both base models were trained with.
-    pub fn sentence_embeddings(&self, input: &BatchInput, train: bool) -> Result<Tensor> {
+    pub(crate) fn sentence_embeddings(&self, input: &BatchInput, train: bool) -> Result<Tensor> {
         let hidden = self.forward(input, train)?;
         mean_pool_normalize(&hidden, &input.mask)
     }

@@ -8,27 +8,27 @@ use std::collections::BTreeMap;
 pub struct BertConfig {
     pub vocab_size: usize,
     pub hidden_size: usize,
-    pub num_hidden_layers: usize,
-    pub num_attention_heads: usize,
-    pub intermediate_size: usize,
+    pub(crate) num_hidden_layers: usize,
+    pub(crate) num_attention_heads: usize,
+    pub(crate) intermediate_size: usize,
     #[serde(default = "default_act")]
-    pub hidden_act: String,
-    pub max_position_embeddings: usize,
+    pub(crate) hidden_act: String,
+    pub(crate) max_position_embeddings: usize,
     #[serde(default = "default_type_vocab")]
     pub type_vocab_size: usize,
     #[serde(default = "default_eps")]
-    pub layer_norm_eps: f64,
+    pub(crate) layer_norm_eps: f64,
     #[serde(default)]
     pub pad_token_id: u32,
     #[serde(default = "default_dropout")]
     pub hidden_dropout_prob: f64,
     /// Present on `BertForSequenceClassification` checkpoints: their one head's labels.
     #[serde(default)]
-    pub id2label: Option<BTreeMap<String, String>>,
+    pub(crate) id2label: Option<BTreeMap<String, String>>,
     #[serde(default)]
-    pub architectures: Option<Vec<String>>,
+    pub(crate) architectures: Option<Vec<String>>,
     #[serde(default)]
-    pub model_type: Option<String>,
+    model_type: Option<String>,
 }
 
 fn default_act() -> String {
@@ -45,12 +45,12 @@ fn default_dropout() -> f64 {
 }
 
 impl BertConfig {
-    pub fn head_dim(&self) -> usize {
+    pub(crate) fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads
     }
 
     /// Rejects configs the encoder would silently mis-compute.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.model_type.as_deref().is_some_and(|t| t != "bert") {
             return Err(format!(
                 "model_type {:?} is not supported (only \"bert\")",

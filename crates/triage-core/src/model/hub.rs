@@ -25,7 +25,7 @@ pub enum HubError {
 }
 
 /// Looks like `org/name` (and is not an existing path, which the caller checks first).
-pub fn is_hub_id(s: &str) -> bool {
+pub(crate) fn is_hub_id(s: &str) -> bool {
     let parts: Vec<&str> = s.split('/').collect();
     parts.len() == 2
         && parts.iter().all(|p| {
@@ -43,7 +43,7 @@ fn offline() -> bool {
 }
 
 /// Returns the snapshot folder holding the model's files.
-pub fn resolve(id: &str) -> Result<PathBuf, HubError> {
+pub(crate) fn resolve(id: &str) -> Result<PathBuf, HubError> {
     let mut first: Option<PathBuf> = None;
     if offline() {
         let cache = hf_hub::Cache::from_env().model(id.to_string());

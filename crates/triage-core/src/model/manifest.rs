@@ -108,7 +108,7 @@ impl HeadSpec {
 impl Manifest {
     /// Checks what the loader cannot check against weights: label/threshold agreement,
     /// unique names, known pooling.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.pooling != "mean" {
             return Err(format!(
                 "pooling {:?} is not supported (only \"mean\")",

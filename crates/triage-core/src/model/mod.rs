@@ -4,12 +4,12 @@
 pub mod backend;
 pub mod bert;
 pub mod bundle;
-pub mod config;
+mod config;
 pub mod fast;
 pub mod heads;
-pub mod hub;
+mod hub;
 pub mod manifest;
-pub mod tokenize;
+mod tokenize;
 pub mod writer;
 
 pub use backend::{Backend, BackendError};

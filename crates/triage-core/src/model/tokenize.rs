@@ -39,11 +39,11 @@ impl From<tokenizers::Error> for TokenizeError {
 /// the tokenizer added it (`[CLS]`, `[SEP]`: no offsets then), and its byte offsets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenSpan {
-    pub id: u32,
-    pub text: String,
-    pub special: bool,
-    pub start: Option<usize>,
-    pub stop: Option<usize>,
+    id: u32,
+    text: String,
+    special: bool,
+    start: Option<usize>,
+    stop: Option<usize>,
 }
 
 pub struct TextTokenizer {
@@ -81,11 +81,6 @@ impl TextTokenizer {
         &self.prefix
     }
 
-    /// The model's vocabulary knows this token (used to decide whether emoji need words).
-    pub fn knows(&self, token: &str) -> bool {
-        self.inner.token_to_id(token).is_some()
-    }
-
     /// Whether the tokenizer maps `text` to nothing but the unknown token: a sign the
     /// vocabulary lacks it (e.g. emoji in BERT's uncased WordPiece vocabulary).
     pub fn is_unknown(&self, text: &str) -> bool {
@@ -105,7 +100,7 @@ impl TextTokenizer {
 
     /// [`Self::encode`], also saying whether the text was cut at `max_len` tokens (APIs
     /// whose clients ask for an error rather than silent truncation need to know).
-    pub fn encode_checked(&self, text: &str) -> Result<(Encoded, bool), TokenizeError> {
+    pub(crate) fn encode_checked(&self, text: &str) -> Result<(Encoded, bool), TokenizeError> {
         let input = format!("{}{}", self.prefix, text);
         let enc = self
             .inner

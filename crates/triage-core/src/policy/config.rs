@@ -59,13 +59,13 @@ pub struct PolicyConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SeverityTargets {
-    pub basic: u64,
-    pub complex: u64,
-    pub major: u64,
+    basic: u64,
+    complex: u64,
+    major: u64,
 }
 
 impl SeverityTargets {
-    pub fn secs(&self, s: Severity) -> u64 {
+    pub(crate) fn secs(&self, s: Severity) -> u64 {
         match s {
             Severity::Basic => self.basic,
             Severity::Complex => self.complex,
@@ -81,7 +81,7 @@ pub struct LowConfidence {
     /// Fires when the top intent's calibrated confidence is below this.
     pub threshold: f32,
     pub action: Action,
-    pub priority: Priority,
+    pub(crate) priority: Priority,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,9 +92,9 @@ pub struct Ambiguity {
     pub margin: f32,
     /// ... and together hold at least this much probability. Below it the model is not
     /// torn between two intents but lost, which is `low_confidence`.
-    pub min_top_two: f32,
-    pub action: Action,
-    pub priority: Priority,
+    pub(crate) min_top_two: f32,
+    pub(crate) action: Action,
+    pub(crate) priority: Priority,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,7 +102,7 @@ pub struct Ambiguity {
 pub struct OutOfScope {
     pub enabled: bool,
     pub action: Action,
-    pub priority: Priority,
+    pub(crate) priority: Priority,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,10 +112,10 @@ pub struct HumanRequest {
     /// Intents that mean "let me talk to a person" (`label` or `set:label`).
     pub intents: Vec<String>,
     /// An intent counts only at or above this confidence.
-    pub min_confidence: f32,
+    pub(crate) min_confidence: f32,
     /// Phrases by language; all lists are matched whatever the message's language.
     pub phrases: BTreeMap<String, Vec<String>>,
-    pub priority: Priority,
+    pub(crate) priority: Priority,
     pub skill_group: Option<String>,
 }
 
@@ -123,14 +123,14 @@ pub struct HumanRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IssueGroup {
-    pub name: String,
-    pub skill_group: String,
+    pub(crate) name: String,
+    pub(crate) skill_group: String,
     pub intents: Vec<String>,
-    pub min_confidence: f32,
+    pub(crate) min_confidence: f32,
     pub phrases: BTreeMap<String, Vec<String>>,
-    pub action: Action,
-    pub priority: Priority,
-    pub severity: Severity,
+    pub(crate) action: Action,
+    pub(crate) priority: Priority,
+    pub(crate) severity: Severity,
 }
 
 impl Default for IssueGroup {
@@ -161,14 +161,14 @@ pub enum SensitiveMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SensitiveOperation {
-    pub name: String,
-    pub skill_group: String,
+    pub(crate) name: String,
+    pub(crate) skill_group: String,
     pub intents: Vec<String>,
-    pub min_confidence: f32,
+    pub(crate) min_confidence: f32,
     pub phrases: BTreeMap<String, Vec<String>>,
     pub mode: SensitiveMode,
-    pub priority: Priority,
-    pub severity: Severity,
+    pub(crate) priority: Priority,
+    pub(crate) severity: Severity,
 }
 
 impl Default for SensitiveOperation {
@@ -200,9 +200,9 @@ pub struct NegativeEmotion {
     /// model cannot read.
     pub lexicon: BTreeMap<String, BTreeMap<String, f32>>,
     /// A lexicon word fires the rule when its score reaches this.
-    pub lexicon_threshold: f32,
+    pub(crate) lexicon_threshold: f32,
     pub action: Action,
-    pub priority: Priority,
+    pub(crate) priority: Priority,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -213,8 +213,8 @@ pub struct RisingNegativity {
     pub turns: usize,
     /// Rise in negativity from the first to the last of them; each step must rise too.
     pub min_rise: f32,
-    pub action: Action,
-    pub priority: Priority,
+    pub(crate) action: Action,
+    pub(crate) priority: Priority,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,7 +223,7 @@ pub struct RepeatedFailure {
     pub enabled: bool,
     /// Consecutive clarify or low-confidence turns, this one included, that hand off.
     pub turns: usize,
-    pub priority: Priority,
+    pub(crate) priority: Priority,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -235,9 +235,9 @@ pub struct Surge {
     pub window_secs: u64,
     /// Distinct conversations with the issue within the window, this one included.
     pub min_conversations: usize,
-    pub action: Action,
-    pub priority: Priority,
-    pub skill_group: String,
+    pub(crate) action: Action,
+    pub(crate) priority: Priority,
+    pub(crate) skill_group: String,
 }
 
 /// A channel's or a tier's changes to the defaults. Unset fields change nothing.
@@ -442,7 +442,7 @@ impl PolicyConfig {
     }
 
     /// Everything serde cannot check: ranges, names, duplicates.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         unit("low_confidence.threshold", self.low_confidence.threshold)?;
         unit("ambiguity.margin", self.ambiguity.margin)?;
         unit("ambiguity.min_top_two", self.ambiguity.min_top_two)?;

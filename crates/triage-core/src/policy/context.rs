@@ -11,19 +11,19 @@ use utoipa::ToSchema;
 /// customer never repeats themselves.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConversationContext {
-    pub conversation_id: String,
+    conversation_id: String,
     /// The customer reference and tier, as last given.
-    pub customer: Option<Customer>,
+    customer: Option<Customer>,
     /// What the conversation is about: the latest turn's recognised issue type.
-    pub issue_type: Option<String>,
+    issue_type: Option<String>,
     /// The latest decision (why the conversation is being handed over, to whom).
     pub handoff: Decision,
     /// Every reason code that fired in the conversation, first occurrence first.
     pub reasons_seen: Vec<ReasonCode>,
     /// Knowledge-base answers already shown, first occurrence first.
     pub suggested: Vec<ShownSuggestion>,
-    pub first_at_ms: u64,
-    pub last_at_ms: u64,
+    first_at_ms: u64,
+    last_at_ms: u64,
     /// The turns, oldest first.
     pub turns: Vec<StoredTurn>,
     /// Feedback on suggestions and intents (`POST /v1/feedback`), oldest first.
@@ -33,7 +33,7 @@ pub struct ConversationContext {
 
 impl ConversationContext {
     /// Builds the package from a conversation's turns (oldest first, at least one).
-    pub fn from_turns(id: &str, turns: Vec<StoredTurn>) -> Self {
+    pub(crate) fn from_turns(id: &str, turns: Vec<StoredTurn>) -> Self {
         let customer = turns.iter().rev().find_map(|t| t.customer.clone());
         let issue_type = turns
             .iter()
@@ -82,7 +82,7 @@ impl ConversationContext {
         }
     }
 
-    pub fn with_feedback(mut self, feedback: Vec<Feedback>) -> Self {
+    pub(crate) fn with_feedback(mut self, feedback: Vec<Feedback>) -> Self {
         self.feedback = feedback;
         self
     }

@@ -28,4 +28,4 @@ pub struct Feedback {
 
 /// Feedback events kept per conversation, newest last; older ones are dropped first. A
 /// conversation sees a few per turn at most, so this only bounds a misbehaving client.
-pub const MAX_FEEDBACK: usize = 256;
+pub(crate) const MAX_FEEDBACK: usize = 256;

@@ -4,27 +4,27 @@
 //! repeats themselves.
 //!
 //! * [`config`]: the declarative policy file (`config/policy.toml`);
-//! * [`rules`]: [`Policy::decide`], a pure function of a turn and its history;
-//! * [`reload`]: the policy in force, swapped on file change or admin call;
+//! * `rules`: [`Policy::decide`], a pure function of a turn and its history;
+//! * `reload`: the policy in force, swapped on file change or admin call;
 //! * [`store`]: conversation memory behind [`ConversationStore`] (in-process or Redis);
-//! * [`handoff`]: [`HandoffService`], which ties them together for the pipeline;
-//! * [`context`]: [`ConversationContext`], the handoff context package an agent gets;
-//! * [`turn`], [`decision`]: the domain types (the wire types in [`crate::api`]
+//! * `handoff`: [`HandoffService`], which ties them together for the pipeline;
+//! * `context`: [`ConversationContext`], the handoff context package an agent gets;
+//! * `turn`, `decision`: the domain types (the wire types in [`crate::api`]
 //!   re-export them; the policy never imports the wire types).
 //!
 //! Evaluating the policy offline (`triage eval`'s handoff decider) lives in
 //! `triage-lab` (`eval::simulate`).
 
 pub mod config;
-pub mod context;
-pub mod decision;
-pub mod feedback;
-pub mod handoff;
-pub mod phrases;
-pub mod reload;
-pub mod rules;
+mod context;
+mod decision;
+mod feedback;
+mod handoff;
+mod phrases;
+mod reload;
+mod rules;
 pub mod store;
-pub mod turn;
+mod turn;
 
 pub use config::PolicyConfig;
 pub use context::ConversationContext;

@@ -130,15 +130,15 @@ struct Entry {
 
 /// A compiled list of phrases, each with a score (1 for plain phrase lists).
 #[derive(Default)]
-pub struct PhraseMatcher {
+pub(crate) struct PhraseMatcher {
     entries: Vec<Entry>,
 }
 
 /// One match: the phrase as written in the policy file and its score.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PhraseHit {
-    pub phrase: String,
-    pub score: f32,
+pub(crate) struct PhraseHit {
+    pub(crate) phrase: String,
+    pub(crate) score: f32,
 }
 
 fn canonical(phrase: &str) -> String {
@@ -151,7 +151,7 @@ fn canonical(phrase: &str) -> String {
 
 impl PhraseMatcher {
     /// Phrase lists by language (as in the policy file), each phrase scoring 1.
-    pub fn from_lists(lists: &BTreeMap<String, Vec<String>>) -> Result<Self, String> {
+    pub(crate) fn from_lists(lists: &BTreeMap<String, Vec<String>>) -> Result<Self, String> {
         Self::new(
             lists
                 .values()
@@ -162,7 +162,9 @@ impl PhraseMatcher {
     }
 
     /// Lexicons by language: word → score.
-    pub fn from_lexicon(lex: &BTreeMap<String, BTreeMap<String, f32>>) -> Result<Self, String> {
+    pub(crate) fn from_lexicon(
+        lex: &BTreeMap<String, BTreeMap<String, f32>>,
+    ) -> Result<Self, String> {
         Self::new(
             lex.values()
                 .flatten()
@@ -171,7 +173,7 @@ impl PhraseMatcher {
         )
     }
 
-    pub fn new(phrases: Vec<(&str, f32)>) -> Result<Self, String> {
+    fn new(phrases: Vec<(&str, f32)>) -> Result<Self, String> {
         let mut entries = Vec::with_capacity(phrases.len());
         for (phrase, score) in phrases {
             let canon = canonical(phrase);
@@ -192,17 +194,14 @@ impl PhraseMatcher {
         Ok(Self { entries })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The first phrase (in file order) found un-negated in `text`.
-    pub fn find(&self, text: &str) -> Option<PhraseHit> {
+    #[cfg(test)]
+    fn find(&self, text: &str) -> Option<PhraseHit> {
         self.find_lower(&text.to_lowercase())
     }
 
-    /// [`find`](Self::find) on text already lower-cased.
-    pub fn find_lower(&self, lower: &str) -> Option<PhraseHit> {
+    /// `find` on text already lower-cased.
+    pub(crate) fn find_lower(&self, lower: &str) -> Option<PhraseHit> {
         self.entries
             .iter()
             .find(|e| matches(e, lower))
@@ -213,12 +212,12 @@ impl PhraseMatcher {
     }
 
     /// The highest-scoring phrase found un-negated in `text`.
-    pub fn best(&self, text: &str) -> Option<PhraseHit> {
+    pub(crate) fn best(&self, text: &str) -> Option<PhraseHit> {
         self.best_lower(&text.to_lowercase())
     }
 
     /// [`best`](Self::best) on text already lower-cased.
-    pub fn best_lower(&self, lower: &str) -> Option<PhraseHit> {
+    pub(crate) fn best_lower(&self, lower: &str) -> Option<PhraseHit> {
         self.entries
             .iter()
             .filter(|e| matches(e, lower))

@@ -34,12 +34,12 @@ pub fn now_ms() -> u64 {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PolicyStatus {
     /// The policy file (absent: built-in defaults).
-    pub file: Option<String>,
+    file: Option<String>,
     /// SHA-256 of the file content in force (empty for built-in defaults).
-    pub sha256: String,
+    sha256: String,
     /// Loads so far, the first included.
     pub generation: u64,
-    pub loaded_at_ms: u64,
+    loaded_at_ms: u64,
     /// Why the last attempt to load a changed file failed, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

@@ -43,7 +43,7 @@ impl TurnInput {
         }
     }
 
-    pub fn tier(&self) -> Option<&str> {
+    pub(crate) fn tier(&self) -> Option<&str> {
         self.customer.as_ref()?.tier.as_deref()
     }
 }
@@ -74,18 +74,18 @@ pub struct ShownSuggestion {
 pub struct TurnIntent {
     pub set: String,
     pub label: String,
-    pub confidence: f32,
-    pub out_of_scope: bool,
+    confidence: f32,
+    out_of_scope: bool,
 }
 
 /// The emotion of a stored turn: predicted labels and the derived scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TurnEmotion {
-    pub labels: Vec<String>,
-    pub dominant: String,
+    labels: Vec<String>,
+    dominant: String,
     pub sentiment: String,
-    pub sentiment_score: f32,
-    pub frustration: f32,
+    sentiment_score: f32,
+    frustration: f32,
 }
 
 /// One classified message of a conversation, as kept in memory (in-process or Redis) and
@@ -119,7 +119,7 @@ pub struct StoredTurn {
 
 impl StoredTurn {
     /// Whether the bot failed on this turn: it asked to clarify or did not understand.
-    pub fn is_failure(&self) -> bool {
+    pub(crate) fn is_failure(&self) -> bool {
         self.handoff.policy_action() == super::Action::Clarify
             || self.handoff.has(super::ReasonCode::LowConfidence)
             || self.handoff.has(super::ReasonCode::Ambiguous)

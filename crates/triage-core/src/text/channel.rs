@@ -43,7 +43,7 @@ impl fmt::Display for Channel {
 /// The error names the accepted values so an API caller can fix the request.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("unknown channel {0:?}: expected one of chat, voice, email, social")]
-pub struct UnknownChannel(pub String);
+pub struct UnknownChannel(String);
 
 impl FromStr for Channel {
     type Err = UnknownChannel;

@@ -93,7 +93,7 @@ pub(crate) fn finish(text: &str, opts: &NormalizeOptions, lang: &str) -> String 
 /// Format characters that render as nothing (zero-width space and joiners, bidi controls,
 /// BOM, soft hyphen, tag characters). They split words invisibly, so "re\u{200B}fund"
 /// would not match "refund"; BERT's tokenizer drops them too.
-pub(crate) fn is_invisible(c: char) -> bool {
+fn is_invisible(c: char) -> bool {
     matches!(c as u32,
         0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
         | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFEFF
@@ -103,7 +103,7 @@ pub(crate) fn is_invisible(c: char) -> bool {
 
 /// Whether a text has anything to classify: a character that normalisation keeps and
 /// that is not whitespace. Text of only whitespace, control characters (NUL included),
-/// invisible format characters ([`is_invisible`]: zero-width space, BOM, bidi marks) or
+/// invisible format characters (`is_invisible`: zero-width space, BOM, bidi marks) or
 /// variation selectors normalises to nothing, and is refused as `empty_text` rather than
 /// sent to the encoder as an empty sequence (which still gets a confident intent).
 pub fn has_content(text: &str) -> bool {

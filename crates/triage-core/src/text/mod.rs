@@ -6,7 +6,7 @@
 //! (ASR fillers, hashtags and emoji, quoted replies). [`mask_pii`] is separate: it is for
 //! what gets logged or stored, not for what the model reads.
 
-pub mod channel;
+mod channel;
 mod chat;
 mod common;
 mod email;

@@ -45,7 +45,7 @@ static ZH_PRONOUN_STUTTER_RE: LazyLock<Regex> =
 static FILLER_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:u+[mh]+|e+r+m*|e+h+m+|h+m+|m{3,})$").expect("valid regex"));
 
-/// Voice-specific cleanup: ASR tags ([noise], <unk>, (inaudible), [laughter]) removed;
+/// Voice-specific cleanup: ASR tags (`[noise]`, `<unk>`, `(inaudible)`, `[laughter]`) removed;
 /// fillers removed (um, uh, uhm, er, erm, hmm; "you know" and "i mean" unless they are
 /// the verb — "do you know where", "I mean it"; "like" only between commas or at the start
 /// of a sentence, never in "I like it" / "would like to"); immediate repetitions collapsed

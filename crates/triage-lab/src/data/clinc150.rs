@@ -9,7 +9,7 @@ use std::path::Path;
 use triage_core::text::Channel;
 
 /// The out-of-scope label, spelled as in the data set.
-pub const OOS: &str = "oos";
+pub(crate) const OOS: &str = "oos";
 
 #[derive(Deserialize)]
 struct Full {

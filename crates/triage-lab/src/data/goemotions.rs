@@ -80,7 +80,7 @@ pub fn sentiment_group(label: &str) -> Option<&'static str> {
 }
 
 /// One sentiment for a set of labels (rule in the module docs); `None` if no label maps.
-pub(crate) fn record_sentiment<S: AsRef<str>>(labels: &[S]) -> Option<&'static str> {
+fn record_sentiment<S: AsRef<str>>(labels: &[S]) -> Option<&'static str> {
     let groups: Vec<&str> = labels
         .iter()
         .filter_map(|l| sentiment_group(l.as_ref()))

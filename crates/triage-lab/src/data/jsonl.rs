@@ -59,7 +59,7 @@ pub fn write_jsonl(path: &Path, records: &[Record]) -> Result<(), DataError> {
 /// Resolves a `--data` spec: a path to a `.jsonl` file (anything ending in `.jsonl`, or an
 /// existing file), `NAME:SPLIT` for a known data set under `root` (e.g.
 /// `banking77:train`, `clinc150:test`, `slurp:dev`; `val`/`valid`/`devel` mean dev), or
-/// `calm_requests:SPLIT` ([`super::calm_requests`], every record labelled `neutral`).
+/// `calm_requests:SPLIT` (`super::calm_requests`, every record labelled `neutral`).
 pub fn load_spec(root: &Path, spec: &str) -> Result<Vec<Record>, DataError> {
     let spec = spec.trim();
     let as_path = Path::new(spec);

@@ -3,7 +3,7 @@
 //!
 //! Entry points:
 //! - [`load`]`(root, name, split)` reads one split of one of the nine known sets
-//!   ([`datasets`] lists them with task, language, channel, licence and available splits);
+//!   (`datasets` lists them with task, language, channel, licence and available splits);
 //! - [`load_spec`]`(root, spec)` is what the CLI's `--data` flag takes: a path to a
 //!   `.jsonl` file of records, or `NAME:SPLIT` (`banking77:train`, `slurp:dev`);
 //! - [`read_jsonl`] / [`write_jsonl`] for the user-facing JSONL format.
@@ -12,7 +12,7 @@
 //! ones, never dedupes, and sets `lang` (`"en"` / `"zh"`) and `channel`.
 //!
 //! Splits. Where a set has no official split, one is derived by hash of the (trimmed) text
-//! with [`hash_split`] (sha256, stable across platforms and Rust versions), so identical
+//! with `hash_split` (sha256, stable across platforms and Rust versions), so identical
 //! texts always land in the same split:
 //! - banking77: no official dev; Dev = the ~10% of `train.csv` whose text hashes into the
 //!   dev bucket, Train = the rest of `train.csv`, Test = `test.csv`;
@@ -21,7 +21,7 @@
 //!   Test = `virus_eval_labeled.txt`;
 //! - slurp: only `devel` (→ Dev) and `test` (→ Test) exist; there is no Train.
 
-pub mod record;
+mod record;
 pub use record::{Record, Split};
 
 mod banking77;
@@ -36,11 +36,10 @@ mod smp2017;
 mod smp2020;
 mod split;
 
-pub use clinc150::OOS;
+pub(crate) use clinc150::OOS;
 pub use goemotions::{ekman_group, goemotions_labels, sentiment_group};
 pub use jsonl::{load_spec, read_jsonl, write_jsonl};
-pub use smp2020::SMP2020_LABELS;
-pub use split::{hash_bucket, hash_split, DERIVED_DEV_PCT, DERIVED_TEST_PCT};
+pub(crate) use split::{hash_split, DERIVED_DEV_PCT, DERIVED_TEST_PCT};
 
 use std::path::{Path, PathBuf};
 use triage_core::cause::Detail;
@@ -98,7 +97,7 @@ fn known_names() -> String {
 }
 
 impl DataError {
-    pub(crate) fn parse(path: &Path, line: Option<u64>, message: impl Into<Detail>) -> Self {
+    fn parse(path: &Path, line: Option<u64>, message: impl Into<Detail>) -> Self {
         DataError::Parse {
             path: path.to_path_buf(),
             line,
@@ -107,7 +106,7 @@ impl DataError {
     }
 
     /// Maps "not found" to [`DataError::MissingFile`], anything else to [`DataError::Io`].
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+    fn io(path: &Path, source: std::io::Error) -> Self {
         if source.kind() == std::io::ErrorKind::NotFound {
             DataError::MissingFile {
                 path: path.to_path_buf(),
@@ -121,7 +120,7 @@ impl DataError {
     }
 
     /// A CSV error, with the 1-based line of the offending record when csv knows it.
-    pub(crate) fn csv(path: &Path, err: csv::Error) -> Self {
+    fn csv(path: &Path, err: csv::Error) -> Self {
         let line = err.position().map(|p| p.line());
         if !matches!(err.kind(), csv::ErrorKind::Io(_)) {
             return DataError::parse(path, line, Detail::of(err));
@@ -134,7 +133,7 @@ impl DataError {
     }
 
     /// A serde_json error for a whole-file JSON document (line from serde_json).
-    pub(crate) fn json(path: &Path, err: serde_json::Error) -> Self {
+    fn json(path: &Path, err: serde_json::Error) -> Self {
         let line = (err.line() > 0).then_some(err.line() as u64);
         DataError::parse(path, line, Detail::of(err))
     }
@@ -142,22 +141,22 @@ impl DataError {
 
 /// One known data set: what it is, where it may be used, which splits [`load`] serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DatasetInfo {
+pub(crate) struct DatasetInfo {
     /// Folder name under the data-sets root, and the `NAME` in `NAME:SPLIT`.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// `"intent"`, `"emotion"` or `"sentiment"`: which record field it labels.
-    pub task: &'static str,
+    task: &'static str,
     /// `"en"` or `"zh"`.
-    pub lang: &'static str,
-    pub channel: Channel,
+    lang: &'static str,
+    channel: Channel,
     /// As stated by the source repository (see its SOURCE.md).
-    pub licence: &'static str,
+    pub(crate) licence: &'static str,
     /// True only for the sets the shipped default model may train on (DESIGN.md "Data").
-    pub permissive: bool,
+    pub(crate) permissive: bool,
     /// Splits [`load`] serves, official or derived (see `split_note`).
-    pub splits: &'static [Split],
+    splits: &'static [Split],
     /// How the splits map onto the raw files.
-    pub split_note: &'static str,
+    split_note: &'static str,
 }
 
 const ALL_SPLITS: &[Split] = &[Split::Train, Split::Dev, Split::Test];
@@ -256,13 +255,13 @@ static DATASETS: [DatasetInfo; 9] = [
 ];
 
 /// The nine known data sets, in a fixed order.
-pub fn datasets() -> &'static [DatasetInfo] {
+pub(crate) fn datasets() -> &'static [DatasetInfo] {
     &DATASETS
 }
 
 /// Looks a data set up by its folder name (also accepts the short aliases `bitext`,
 /// `smp2017`, `smp2020`, `chnsenticorp`).
-pub fn dataset_info(name: &str) -> Option<&'static DatasetInfo> {
+pub(crate) fn dataset_info(name: &str) -> Option<&'static DatasetInfo> {
     let name = match name {
         "bitext" => "bitext_customer_support",
         "smp2017" => "smp2017_ecdt_task1",
@@ -297,7 +296,7 @@ pub fn load(root: &Path, name: &str, split: Split) -> Result<Vec<Record>, DataEr
     }
 }
 
-pub(crate) fn not_available(info: &DatasetInfo, split: Split) -> DataError {
+fn not_available(info: &DatasetInfo, split: Split) -> DataError {
     DataError::SplitNotAvailable {
         dataset: info.name,
         split,
@@ -312,18 +311,18 @@ pub(crate) fn not_available(info: &DatasetInfo, split: Split) -> DataError {
 
 /// bitext_customer_support's records of `split` with their register tags (`W` offensive,
 /// `P` polite, …): the in-domain emotion supervision of the handoff signals (issue 15).
-pub fn bitext_tagged(root: &Path, split: Split) -> Result<Vec<(Record, String)>, DataError> {
+pub(crate) fn bitext_tagged(root: &Path, split: Split) -> Result<Vec<(Record, String)>, DataError> {
     bitext::load_tagged(&root.join("bitext_customer_support"), split)
 }
 
 /// The pseudo data set of calm customer requests (`calm_requests:test` in a data spec):
 /// what the suite measures calm emotion figures on (issue 15).
-pub const CALM_REQUESTS: &str = "calm_requests";
+const CALM_REQUESTS: &str = "calm_requests";
 
 /// The calm customer requests of `split`, one list per source: bitext without its
 /// offensive `W` rows, banking77, clinc150 in-scope. Requests as they come, which a support
 /// emotion reading should call calm; the emotion mix trains on the train split's.
-pub fn calm_requests(root: &Path, split: Split) -> Result<Vec<Vec<Record>>, DataError> {
+pub(crate) fn calm_requests(root: &Path, split: Split) -> Result<Vec<Vec<Record>>, DataError> {
     let bitext = bitext_tagged(root, split)?
         .into_iter()
         .filter(|(_, tags)| !tags.contains('W'))
@@ -338,7 +337,7 @@ pub fn calm_requests(root: &Path, split: Split) -> Result<Vec<Vec<Record>>, Data
 }
 
 /// Sorted unique intents of `records` (records without an intent are ignored).
-pub fn label_set(records: &[Record]) -> Vec<String> {
+pub(crate) fn label_set(records: &[Record]) -> Vec<String> {
     let mut labels: Vec<String> = records.iter().filter_map(|r| r.intent.clone()).collect();
     labels.sort();
     labels.dedup();
@@ -368,18 +367,18 @@ pub fn default_root() -> PathBuf {
 // ---------------------------------------------------------------------------------------
 // Shared helpers for the adapters.
 
-pub(crate) fn read_string(path: &Path) -> Result<String, DataError> {
+fn read_string(path: &Path) -> Result<String, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     String::from_utf8(bytes)
         .map_err(|e| DataError::parse(path, None, Detail::with(format!("not UTF-8: {e}"), e)))
 }
 
-pub(crate) fn open(path: &Path) -> Result<std::fs::File, DataError> {
+fn open(path: &Path) -> Result<std::fs::File, DataError> {
     std::fs::File::open(path).map_err(|e| DataError::io(path, e))
 }
 
 /// A CSV reader over `path` with a header row (fields may be multi-line quoted).
-pub(crate) fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, DataError> {
+fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, DataError> {
     Ok(csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(open(path)?))
@@ -387,7 +386,7 @@ pub(crate) fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, Data
 
 /// Collects the records of one file: trims texts, drops (and counts) empty ones, applies an
 /// optional derived hash split, and warns once about the empty ones when finished.
-pub(crate) struct Sink {
+struct Sink {
     file: PathBuf,
     lang: &'static str,
     channel: Channel,
@@ -398,7 +397,7 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    pub(crate) fn new(file: &Path, lang: &'static str, channel: Channel) -> Self {
+    fn new(file: &Path, lang: &'static str, channel: Channel) -> Self {
         Sink {
             file: file.to_path_buf(),
             lang,
@@ -410,12 +409,12 @@ impl Sink {
     }
 
     /// Only keep the texts that [`hash_split`]`(text, dev_pct, test_pct)` puts in `split`.
-    pub(crate) fn derived_split(mut self, dev_pct: u32, test_pct: u32, split: Split) -> Self {
+    fn derived_split(mut self, dev_pct: u32, test_pct: u32, split: Split) -> Self {
         self.derived = Some((dev_pct, test_pct, split));
         self
     }
 
-    pub(crate) fn push(
+    fn push(
         &mut self,
         text: &str,
         intent: Option<String>,
@@ -442,7 +441,7 @@ impl Sink {
         });
     }
 
-    pub(crate) fn finish(self) -> Vec<Record> {
+    fn finish(self) -> Vec<Record> {
         if self.empty > 0 {
             tracing::warn!(
                 file = %self.file.display(),
@@ -459,20 +458,20 @@ pub(crate) mod testutil {
     use super::*;
     use std::collections::HashSet;
 
-    pub fn root() -> PathBuf {
+    pub(crate) fn root() -> PathBuf {
         default_root()
     }
 
-    pub fn load_ok(name: &str, split: Split) -> Vec<Record> {
+    pub(crate) fn load_ok(name: &str, split: Split) -> Vec<Record> {
         load(&root(), name, split).unwrap_or_else(|e| panic!("{name}:{split}: {e}"))
     }
 
-    pub fn texts(records: &[Record]) -> HashSet<&str> {
+    pub(crate) fn texts(records: &[Record]) -> HashSet<&str> {
         records.iter().map(|r| r.text.as_str()).collect()
     }
 
     /// Every record is trimmed, non-empty and carries the data set's lang and channel.
-    pub fn check_common(name: &str, records: &[Record]) {
+    pub(crate) fn check_common(name: &str, records: &[Record]) {
         let info = dataset_info(name).unwrap();
         for r in records {
             assert!(!r.text.is_empty(), "{name}: empty text");
@@ -483,7 +482,7 @@ pub(crate) mod testutil {
     }
 
     /// The derived splits of a set are disjoint by text and loading is deterministic.
-    pub fn check_derived_disjoint(name: &str, splits: &[Split]) {
+    pub(crate) fn check_derived_disjoint(name: &str, splits: &[Split]) {
         let loaded: Vec<Vec<Record>> = splits.iter().map(|&s| load_ok(name, s)).collect();
         for (i, a) in loaded.iter().enumerate() {
             for b in &loaded[i + 1..] {

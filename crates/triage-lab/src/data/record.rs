@@ -10,7 +10,7 @@ pub struct Record {
     #[serde(default)]
     pub channel: Channel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lang: Option<String>,
+    pub(crate) lang: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
     /// Multi-label emotions; `Some(vec![])` means "labelled, no emotion" (goemotions'

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use triage_core::cause::Detail;
 use triage_core::text::Channel;
 
-pub(crate) const ZIP_PATH: &str = "raw/dataSet/往年数据.zip";
+const ZIP_PATH: &str = "raw/dataSet/往年数据.zip";
 
 pub(crate) fn load(dir: &Path, split: Split) -> Result<Vec<Record>, DataError> {
     let path = dir.join(ZIP_PATH);

@@ -14,7 +14,7 @@ use std::path::Path;
 use triage_core::text::Channel;
 
 /// The six labels, as emitted (`neural` in the data → `neutral`).
-pub const SMP2020_LABELS: [&str; 6] = ["happy", "angry", "sad", "fear", "surprise", "neutral"];
+const SMP2020_LABELS: [&str; 6] = ["happy", "angry", "sad", "fear", "surprise", "neutral"];
 
 #[derive(Deserialize)]
 struct Row {

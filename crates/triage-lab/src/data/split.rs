@@ -10,12 +10,12 @@ use super::Split;
 use sha2::{Digest, Sha256};
 
 /// Percentage of a set's examples a derived dev split gets.
-pub const DERIVED_DEV_PCT: u32 = 10;
+pub(crate) const DERIVED_DEV_PCT: u32 = 10;
 /// Percentage of a set's examples a derived test split gets (single-file sets only).
-pub const DERIVED_TEST_PCT: u32 = 10;
+pub(crate) const DERIVED_TEST_PCT: u32 = 10;
 
 /// The bucket (0..100) of `text`.
-pub fn hash_bucket(text: &str) -> u32 {
+fn hash_bucket(text: &str) -> u32 {
     let digest = Sha256::digest(text.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
@@ -23,7 +23,7 @@ pub fn hash_bucket(text: &str) -> u32 {
 }
 
 /// Which split `text` falls in when `dev_pct`% go to Dev and `test_pct`% to Test.
-pub fn hash_split(text: &str, dev_pct: u32, test_pct: u32) -> Split {
+pub(crate) fn hash_split(text: &str, dev_pct: u32, test_pct: u32) -> Split {
     debug_assert!(dev_pct + test_pct <= 100, "split percentages exceed 100");
     let bucket = hash_bucket(text);
     if bucket < test_pct {

@@ -26,7 +26,7 @@ pub enum ChannelVariant {
 }
 
 impl ChannelVariant {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ChannelVariant::Clean => "clean",
             ChannelVariant::Voice => "voice",
@@ -36,7 +36,7 @@ impl ChannelVariant {
 
     /// A figure name without its channel prefix (`voice.accuracy` → `accuracy`). Clean
     /// figures are the task's own, unprefixed.
-    pub fn strip_prefix(metric: &str) -> &str {
+    pub(crate) fn strip_prefix(metric: &str) -> &str {
         ["voice.", "social."]
             .iter()
             .find_map(|p| metric.strip_prefix(p))
@@ -44,7 +44,7 @@ impl ChannelVariant {
     }
 
     /// The records under this channel's transform (clean returns them unchanged).
-    pub fn apply(self, records: &[Record], seed: u64) -> Vec<Record> {
+    pub(crate) fn apply(self, records: &[Record], seed: u64) -> Vec<Record> {
         let (transform, channel): (fn(&str, &mut StdRng) -> String, Channel) = match self {
             ChannelVariant::Clean => return records.to_vec(),
             ChannelVariant::Voice => (voice, Channel::Voice),
@@ -152,15 +152,15 @@ mod tests {
 /// One channel's figures of a task (the report's `channels`): clean first, then each
 /// transform, with its gap to clean.
 #[derive(Debug, Clone, Serialize)]
-pub struct ChannelFigures {
-    pub channel: ChannelVariant,
+pub(crate) struct ChannelFigures {
+    pub(crate) channel: ChannelVariant,
     /// The figure the gap is measured on (`accuracy` for intents, `macro_f1` for emotion,
     /// `recall_at_1` for retrieval).
-    pub primary: String,
-    pub value: f64,
+    pub(crate) primary: String,
+    pub(crate) value: f64,
     /// Clean value minus this channel's value (0 for clean).
-    pub gap: f64,
-    pub figures: BTreeMap<String, f64>,
+    pub(crate) gap: f64,
+    pub(crate) figures: BTreeMap<String, f64>,
     /// A few transformed texts, as the model received them before normalisation.
-    pub examples: Vec<String>,
+    pub(crate) examples: Vec<String>,
 }

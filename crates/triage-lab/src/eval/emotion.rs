@@ -30,58 +30,58 @@ use triage_core::model::HeadSpec;
 
 /// Sentiment labels, served (`positive`/`negative`/`neutral`) and gold (GoEmotions' rule
 /// adds `ambiguous`, which serving never answers: its recall is 0 by construction).
-pub const SENTIMENTS: [&str; 4] = ["positive", "negative", "neutral", "ambiguous"];
+const SENTIMENTS: [&str; 4] = ["positive", "negative", "neutral", "ambiguous"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EmotionEval {
-    pub n: u64,
+    n: u64,
     /// Gold labels the head does not know (ignored in the figures).
-    pub unknown_gold_labels: Vec<String>,
+    pub(crate) unknown_gold_labels: Vec<String>,
     /// Per label at the bundle's per-label thresholds, over the records with gold
     /// emotions (absent when none has any, e.g. a sentiment-only set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<MultiLabelReport>,
     /// Ekman groups of the predicted labels against those of the gold labels.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ekman: Option<MultiLabelReport>,
+    pub(crate) ekman: Option<MultiLabelReport>,
     /// Macro-F1 over the Ekman groups with gold support only (see the module docs).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ekman_gold_macro_f1: Option<f64>,
+    pub(crate) ekman_gold_macro_f1: Option<f64>,
     /// Sentiment groups (positive/negative/ambiguous/neutral) of predicted vs gold labels.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sentiment_groups: Option<MultiLabelReport>,
+    pub(crate) sentiment_groups: Option<MultiLabelReport>,
     /// The served sentiment label against the records' sentiment.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sentiment: Option<ClassificationReport>,
+    pub(crate) sentiment: Option<ClassificationReport>,
     /// Positive vs negative by the sign of the served score (see the module docs).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub polar: Option<PolarSentiment>,
+    pub(crate) polar: Option<PolarSentiment>,
     /// AUROC of the frustration score for "gold carries a frustration label".
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub frustration_auroc: Option<f64>,
+    pub(crate) frustration_auroc: Option<f64>,
     /// What the policy reads off every record, whatever its gold: on a set of calm
     /// requests (`calm_requests:test`) these are the calm figures of issue 15.
-    pub served: ServedFigures,
+    served: ServedFigures,
 }
 
 /// GoEmotions labels that read as anger toward the business; a calm request should carry
 /// none of them.
-pub const ANGER_FAMILY: [&str; 4] = ["anger", "annoyance", "disgust", "disapproval"];
+const ANGER_FAMILY: [&str; 4] = ["anger", "annoyance", "disgust", "disapproval"];
 
 /// Shares of records by what serving answers for them (no gold needed).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ServedFigures {
+struct ServedFigures {
     /// Served sentiment label `negative`.
-    pub negative_share: f64,
+    negative_share: f64,
     /// At least one label of [`ANGER_FAMILY`] at or above its threshold.
-    pub anger_share: f64,
-    pub mean_frustration: f64,
+    anger_share: f64,
+    mean_frustration: f64,
     /// Labels at or above their thresholds, per record.
-    pub labels_per_message: f64,
+    labels_per_message: f64,
 }
 
 impl ServedFigures {
-    pub fn of(served: &[triage_core::model::EmotionResult]) -> Self {
+    fn of(served: &[triage_core::model::EmotionResult]) -> Self {
         let n = served.len().max(1) as f64;
         let count = |f: &dyn Fn(&triage_core::model::EmotionResult) -> bool| {
             served.iter().filter(|s| f(s)).count() as f64 / n
@@ -97,21 +97,21 @@ impl ServedFigures {
 
 /// Binary sentiment on the records whose gold sentiment is `positive` or `negative`.
 #[derive(Debug, Clone, Serialize)]
-pub struct PolarSentiment {
+pub(crate) struct PolarSentiment {
     /// Records with a positive or negative gold sentiment.
-    pub n: u64,
-    pub accuracy: f64,
+    pub(crate) n: u64,
+    pub(crate) accuracy: f64,
     /// Share of gold-positive records whose served score is above 0.
-    pub positive_recall: f64,
+    pub(crate) positive_recall: f64,
     /// Share of gold-negative records whose served score is below 0.
-    pub negative_recall: f64,
+    pub(crate) negative_recall: f64,
     /// Records whose served score is exactly 0 (no polarity; counted wrong).
-    pub ties: u64,
+    pub(crate) ties: u64,
 }
 
 /// Positive vs negative by the sign of each served sentiment `score`, against `gold`
 /// (`positive`/`negative`; other gold values are left out). `None` without such records.
-pub fn polar_sentiment(score: &[f32], gold: &[Option<String>]) -> Option<PolarSentiment> {
+fn polar_sentiment(score: &[f32], gold: &[Option<String>]) -> Option<PolarSentiment> {
     let (mut pos, mut pos_right, mut neg, mut neg_right, mut ties) = (0u64, 0u64, 0u64, 0u64, 0);
     for (s, g) in score.iter().zip(gold) {
         match g.as_deref() {
@@ -322,7 +322,7 @@ fn gold_macro_f1(r: &MultiLabelReport) -> Option<f64> {
 }
 
 /// The headline figures of an emotion evaluation, by the names floors use.
-pub fn figures(e: &EmotionEval) -> Vec<(String, f64)> {
+pub(crate) fn figures(e: &EmotionEval) -> Vec<(String, f64)> {
     let mut f = vec![("n".to_string(), e.n as f64)];
     if let Some(l) = &e.labels {
         f.extend([
@@ -370,7 +370,7 @@ pub fn figures(e: &EmotionEval) -> Vec<(String, f64)> {
 
 /// The figure a channel's robustness gap is measured on: label macro-F1, or for a
 /// sentiment-only set the polar sentiment accuracy (else the served-label accuracy).
-pub fn primary(e: &EmotionEval) -> &'static str {
+pub(crate) fn primary(e: &EmotionEval) -> &'static str {
     if e.labels.is_some() {
         "macro_f1"
     } else if e.polar.is_some() {

@@ -7,20 +7,20 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Bound {
+pub(crate) enum Bound {
     Floor,
     Ceiling,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
-    pub task: String,
-    pub metric: String,
-    pub bound: Bound,
-    pub limit: f64,
+    pub(crate) task: String,
+    pub(crate) metric: String,
+    pub(crate) bound: Bound,
+    pub(crate) limit: f64,
     /// `None` when the task did not report this figure.
-    pub value: Option<f64>,
-    pub passed: bool,
+    pub(crate) value: Option<f64>,
+    pub(crate) passed: bool,
 }
 
 impl Check {
@@ -54,7 +54,7 @@ pub struct Gate {
 }
 
 impl Gate {
-    pub fn new(checks: Vec<Check>) -> Self {
+    pub(crate) fn new(checks: Vec<Check>) -> Self {
         Self {
             passed: checks.iter().all(|c| c.passed),
             checks,
@@ -67,7 +67,7 @@ impl Gate {
 }
 
 /// Checks one task's figures against its floors and ceilings.
-pub fn check(
+pub(crate) fn check(
     task: &str,
     figures: &BTreeMap<String, f64>,
     floors: &BTreeMap<String, f64>,

@@ -47,13 +47,13 @@ use triage_core::text::Channel;
 
 /// The one bot / clarify / handoff of the whole workspace: a decider answers what the
 /// policy would (same names in reports: `bot`, `clarify`, `handoff`).
-pub use triage_core::policy::Action;
+use triage_core::policy::Action;
 
 /// What a decider sees of the request besides the classification.
 #[derive(Debug, Clone, Copy)]
 pub struct HandoffRequest<'a> {
-    pub text: &'a str,
-    pub channel: Channel,
+    pub(crate) text: &'a str,
+    pub(crate) channel: Channel,
 }
 
 /// Decides bot / clarify / handoff for one message. The sweep moves the confidence
@@ -74,8 +74,8 @@ pub trait HandoffDecider {
 /// The bot keeps a message when its intent is in scope and its confidence is at or above
 /// the threshold; everything else is handed off.
 #[derive(Debug, Clone, Copy)]
-pub struct ConfidenceThreshold {
-    pub threshold: f32,
+pub(crate) struct ConfidenceThreshold {
+    pub(crate) threshold: f32,
 }
 
 impl HandoffDecider for ConfidenceThreshold {
@@ -102,7 +102,7 @@ impl HandoffDecider for ConfidenceThreshold {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Group {
+pub(crate) enum Group {
     Routine,
     HumanRequest,
     Complaint,
@@ -112,7 +112,7 @@ pub enum Group {
 }
 
 impl Group {
-    pub const ALL: [Group; 6] = [
+    pub(crate) const ALL: [Group; 6] = [
         Group::Routine,
         Group::HumanRequest,
         Group::Complaint,
@@ -121,7 +121,7 @@ impl Group {
         Group::UpsetRequest,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Group::Routine => "routine",
             Group::HumanRequest => "human_request",
@@ -132,11 +132,11 @@ impl Group {
         }
     }
 
-    pub fn should_hand_off(self) -> bool {
+    fn should_hand_off(self) -> bool {
         self != Group::Routine
     }
 
-    pub fn source(self) -> &'static str {
+    fn source(self) -> &'static str {
         match self {
             Group::Routine => "bitext_customer_support, all intents but contact_human_agent, contact_customer_service, complaint",
             Group::HumanRequest => "bitext_customer_support contact_human_agent",
@@ -156,18 +156,18 @@ const COMPLAINT: &str = "complaint";
 const UPSET_SEED: u64 = 15;
 
 /// GoEmotions labels that make a message strongly negative here.
-pub const NEGATIVE_LABELS: [&str; 3] = ["anger", "annoyance", "disgust"];
+const NEGATIVE_LABELS: [&str; 3] = ["anger", "annoyance", "disgust"];
 
 /// One labelled item of the simulation.
 #[derive(Debug, Clone)]
-pub struct Case {
-    pub record: Record,
-    pub group: Group,
+pub(crate) struct Case {
+    pub(crate) record: Record,
+    group: Group,
 }
 
 /// The labelled set, group by group (each capped at `max_per_group` by
 /// [`super::sample::stable_sample`]).
-pub fn assemble(
+pub(crate) fn assemble(
     root: &Path,
     split: Split,
     max_per_group: Option<usize>,
@@ -237,10 +237,10 @@ fn strongly_negative(r: &Record) -> bool {
 /// Decisions and figures at one threshold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HandoffPoint {
-    pub threshold: f64,
+    pub(crate) threshold: f64,
     pub containment: f64,
     pub wrong_answer_rate: f64,
-    pub wrong_answer_share_of_kept: f64,
+    pub(crate) wrong_answer_share_of_kept: f64,
     pub handoff_precision: f64,
     pub handoff_recall: f64,
     /// Should-hand-off items the bot does not answer itself (handed off or asked to
@@ -249,57 +249,57 @@ pub struct HandoffPoint {
     pub not_kept_recall: f64,
     /// Explicit requests for a human that were handed off.
     pub human_request_recall: f64,
-    pub n_handoff: u64,
-    pub n_clarify: u64,
+    pub(crate) n_handoff: u64,
+    n_clarify: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct GroupFigures {
-    pub group: Group,
-    pub source: &'static str,
-    pub should_hand_off: bool,
-    pub n: u64,
-    pub bot: u64,
-    pub clarify: u64,
-    pub handoff: u64,
+pub(crate) struct GroupFigures {
+    pub(crate) group: Group,
+    pub(crate) source: &'static str,
+    pub(crate) should_hand_off: bool,
+    pub(crate) n: u64,
+    pub(crate) bot: u64,
+    pub(crate) clarify: u64,
+    pub(crate) handoff: u64,
     /// Routine only: kept by the bot with the wrong intent.
-    pub kept_wrong: u64,
+    pub(crate) kept_wrong: u64,
 }
 
 /// One wrong decision at the configured threshold, for the report's examples.
 #[derive(Debug, Clone, Serialize)]
-pub struct Mistake {
-    pub group: Group,
-    pub text: String,
-    pub action: Action,
-    pub intent: String,
-    pub confidence: f32,
+pub(crate) struct Mistake {
+    pub(crate) group: Group,
+    pub(crate) text: String,
+    pub(crate) action: Action,
+    pub(crate) intent: String,
+    pub(crate) confidence: f32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gold_intent: Option<String>,
+    pub(crate) gold_intent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HandoffEval {
-    pub decider: String,
-    pub intent_set: String,
-    pub split: Split,
+    pub(crate) decider: String,
+    pub(crate) intent_set: String,
+    pub(crate) split: Split,
     pub n: u64,
     pub threshold: f64,
-    pub groups: Vec<GroupFigures>,
+    pub(crate) groups: Vec<GroupFigures>,
     pub at_threshold: HandoffPoint,
     /// Thresholds 0, 0.02, …, 1 and the configured one.
-    pub sweep: Vec<HandoffPoint>,
+    pub(crate) sweep: Vec<HandoffPoint>,
     /// Up to [`MISTAKES_PER_GROUP`] wrong decisions per group at the configured threshold.
-    pub mistakes: Vec<Mistake>,
+    pub(crate) mistakes: Vec<Mistake>,
 }
 
-pub const MISTAKES_PER_GROUP: usize = 5;
+const MISTAKES_PER_GROUP: usize = 5;
 /// Steps of the threshold sweep (0, 0.02, …, 1).
-pub const SWEEP_STEPS: usize = 50;
+const SWEEP_STEPS: usize = 50;
 
 /// Runs every case through `decider` at the configured threshold and over the sweep.
 /// `responses` are parallel to `cases`.
-pub fn simulate(
+pub(crate) fn simulate(
     cases: &[Case],
     responses: &[ClassifyResponse],
     decider: &dyn HandoffDecider,
@@ -465,7 +465,7 @@ fn point(
 
 /// The headline figures, by the names floors use, then each group's shares of `bot` and
 /// `handoff` (`out_of_scope.bot`, `strongly_negative.handoff`, …).
-pub fn figures(e: &HandoffEval) -> Vec<(String, f64)> {
+pub(crate) fn figures(e: &HandoffEval) -> Vec<(String, f64)> {
     let p = &e.at_threshold;
     let groups = e.groups.iter().flat_map(|g| {
         let share = |k: u64| ratio(k as usize, g.n as usize);

@@ -17,52 +17,52 @@ use triage_core::model::heads::intent_result;
 use triage_core::model::HeadSpec;
 
 /// Bins of the reliability diagram and the ECE (the 15).
-pub const CALIBRATION_BINS: usize = 15;
+const CALIBRATION_BINS: usize = 15;
 /// Bins of the correct-vs-wrong confidence histogram.
-pub const HISTOGRAM_BINS: usize = 20;
+const HISTOGRAM_BINS: usize = 20;
 /// How many confusions the reports list.
-pub const TOP_CONFUSIONS: usize = 15;
+const TOP_CONFUSIONS: usize = 15;
 /// Steps of the out-of-scope threshold sweep (0, 0.02, …, 1).
-pub const SWEEP_STEPS: usize = 50;
+const SWEEP_STEPS: usize = 50;
 
 /// Figures of one intent head on one labelled set.
 #[derive(Debug, Clone, Serialize)]
 pub struct IntentEval {
-    pub n: u64,
+    n: u64,
     /// Gold labels the head does not know (appended to the label list, never predicted).
-    pub unknown_gold_labels: Vec<String>,
+    pub(crate) unknown_gold_labels: Vec<String>,
     pub classification: ClassificationReport,
-    pub top_confusions: Vec<Confusion>,
+    pub(crate) top_confusions: Vec<Confusion>,
     pub calibration: Calibration,
-    pub confidence_histogram: Vec<HistogramBin>,
+    pub(crate) confidence_histogram: Vec<HistogramBin>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub out_of_scope: Option<OosEval>,
     /// Misclassified examples, most confident first (the Rasa `intent_errors.json`).
     #[serde(skip)]
-    pub errors: Vec<IntentError>,
+    pub(crate) errors: Vec<IntentError>,
 }
 
 /// Out-of-scope detection figures (heads with an `out_of_scope` label).
 #[derive(Debug, Clone, Serialize)]
 pub struct OosEval {
-    pub label: String,
+    pub(crate) label: String,
     /// The bundle's `oos_threshold` (confidence below it counts as out of scope).
-    pub operating_threshold: Option<f64>,
+    pub(crate) operating_threshold: Option<f64>,
     /// At the bundle's operating point, as served.
-    pub report: OosReport,
+    pub(crate) report: OosReport,
     /// AUROC of the out-of-scope score `1 − max in-scope probability`.
     pub auroc: Option<f64>,
     /// In-scope accuracy and out-of-scope recall/precision as the threshold moves; the
     /// operating threshold is one of the points.
-    pub sweep: Vec<SweepPoint>,
+    pub(crate) sweep: Vec<SweepPoint>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct IntentError {
-    pub text: String,
-    pub gold: String,
-    pub predicted: String,
-    pub confidence: f32,
+pub(crate) struct IntentError {
+    pub(crate) text: String,
+    pub(crate) gold: String,
+    pub(crate) predicted: String,
+    pub(crate) confidence: f32,
 }
 
 /// Evaluates a softmax head's `probs` (`[n, labels]`, rows in `texts` order) against
@@ -295,7 +295,7 @@ pub fn figures(e: &IntentEval) -> Vec<(String, f64)> {
 }
 
 /// The figure a channel's robustness gap is measured on.
-pub const PRIMARY: &str = "accuracy";
+pub(crate) const PRIMARY: &str = "accuracy";
 
 #[cfg(test)]
 mod tests {

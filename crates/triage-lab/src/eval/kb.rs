@@ -1,6 +1,6 @@
 //! Retrieval evaluation for `triage eval`: each query's gold articles are those tagged
 //! with its gold intent; the figure is where the first of them lands in an agent-mode
-//! search (Recall@1/3/5/10, MRR via [`crate::metrics::retrieval_report`]).
+//! search (Recall@1/3/5/10, MRR via `crate::metrics::retrieval_report`).
 
 use crate::metrics::{retrieval_report, MetricError, RetrievalReport, REPORT_KS};
 use ndarray::{ArrayView2, Axis};
@@ -34,19 +34,19 @@ pub enum KbEvalError {
 pub struct RetrievalEval {
     pub report: RetrievalReport,
     /// 1-based rank of the first gold article per query, `None` when not in the top k.
-    pub ranks: Vec<Option<usize>>,
+    pub(crate) ranks: Vec<Option<usize>>,
     /// Gold intents no article is tagged with (their queries can only miss).
     pub uncovered_intents: Vec<String>,
 }
 
 /// Depth of the ranked list: the largest cut-off reported.
-pub fn eval_depth() -> usize {
+fn eval_depth() -> usize {
     REPORT_KS.iter().copied().max().unwrap_or(10)
 }
 
 /// Ranks of the gold articles for every query. `embeddings` has one normalised row per
 /// query (the same encoder as the base), or is `None` for lexical + intent only.
-pub fn gold_ranks(
+fn gold_ranks(
     kb: &KnowledgeBase,
     queries: &[EvalQuery],
     embeddings: Option<ArrayView2<f32>>,

@@ -3,49 +3,45 @@
 //! threshold will cost, before a model or threshold goes live.
 //!
 //! * [`suite`]: what to run (`eval/suites/*.toml`): tasks, channels, floors;
-//! * [`runner`]: runs a suite through the serving pipeline ([`scoring`]);
-//! * [`intent`], [`emotion`], [`retrieval`], [`handoff`], [`channels`]: the figures of
-//!   each kind of task, all computed by [`crate::metrics`] (checked against independent
+//! * `runner`: runs a suite through the serving pipeline ([`scoring`]);
+//! * [`intent`], [`emotion`], `retrieval`, `handoff`, [`channels`]: the figures of
+//!   each kind of task, all computed by `crate::metrics` (checked against independent
 //!   fixtures);
 //! * [`language_thresholds`]: a sigmoid head's thresholds for one language, chosen on a
 //!   small set as two shifts of the head's own;
-//! * [`relabel`]: a task's `label_map`, gold labels rewritten into the head's vocabulary;
-//! * [`gate`]: floors and ceilings, the CI gate;
+//! * `relabel`: a task's `label_map`, gold labels rewritten into the head's vocabulary;
+//! * `gate`: floors and ceilings, the CI gate;
 //! * [`report`]: `report.json`, `report.md`, `report.html` and Rasa's intent files.
 //!
 //! To evaluate a handoff policy instead of the bare confidence threshold, implement
-//! [`handoff::HandoffDecider`] and pass it in [`runner::RunOptions::decider`].
+//! `handoff::HandoffDecider` and pass it in [`runner::RunOptions::decider`].
 
 pub mod channels;
 pub mod emotion;
-pub mod error;
-pub mod gate;
-pub mod handoff;
+mod error;
+mod gate;
+mod handoff;
 pub mod intent;
 pub mod kb;
 pub mod language_thresholds;
-pub mod relabel;
+mod relabel;
 pub mod report;
-pub mod retrieval;
-pub mod runner;
+mod retrieval;
+mod runner;
 pub mod sample;
 pub mod scoring;
-pub mod simulate;
+mod simulate;
 pub mod suite;
-
-pub use error::EvalError;
 
 /// An f32 threshold as the decimal it was written as (`0.86f32` → `0.86`, not
 /// `0.8600000143…`). No f32 lies between the two, so `confidence < threshold` decides the
 /// same with either, and reports and sweeps show the number the bundle was given.
-pub(crate) fn decimal(v: f32) -> f64 {
+fn decimal(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(f64::from(v))
 }
-pub use handoff::{Action, ConfidenceThreshold, HandoffDecider, HandoffRequest};
+use handoff::{HandoffDecider, HandoffRequest};
 pub use report::{write_all, EvalReport};
 pub use runner::{run_suite, RunOptions};
-pub use simulate::PolicyDecider;
-pub use suite::Suite;
 
 #[cfg(test)]
 mod tests {

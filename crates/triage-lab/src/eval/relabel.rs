@@ -26,7 +26,7 @@ fn gold_labels(records: &[Record], kind: HeadKind) -> BTreeSet<&str> {
 
 /// Checks `map` against the data's gold labels and the head's labels; the message says
 /// which key or target is wrong and what was expected.
-pub fn check(
+pub(crate) fn check(
     map: &BTreeMap<String, String>,
     records: &[Record],
     kind: HeadKind,
@@ -64,7 +64,7 @@ pub fn check(
 /// `records` with their gold intent / emotion labels rewritten by `map` (labels without
 /// a key are kept; a record's emotion set stays free of duplicates). Sentiments are never
 /// touched: they are not the head's labels.
-pub fn apply(records: Vec<Record>, map: &BTreeMap<String, String>) -> Vec<Record> {
+pub(crate) fn apply(records: Vec<Record>, map: &BTreeMap<String, String>) -> Vec<Record> {
     if map.is_empty() {
         return records;
     }
@@ -88,7 +88,7 @@ pub fn apply(records: Vec<Record>, map: &BTreeMap<String, String>) -> Vec<Record
 }
 
 /// `happy → joy, angry → anger` — how reports show a map.
-pub fn describe(map: &BTreeMap<String, String>) -> String {
+pub(crate) fn describe(map: &BTreeMap<String, String>) -> String {
     map.iter()
         .map(|(k, v)| format!("{k} → {v}"))
         .collect::<Vec<_>>()

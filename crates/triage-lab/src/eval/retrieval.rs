@@ -21,41 +21,41 @@ use triage_core::model::heads::intent_result;
 use triage_core::model::Head;
 
 /// The figure channel gaps are measured on.
-pub const PRIMARY: &str = "recall_at_1";
+const PRIMARY: &str = "recall_at_1";
 
 /// Queries whose gold article was not first, shown in the report (the clean run's).
 const MISSES_SHOWN: usize = 20;
 
 /// What a retrieval task found beyond its figures.
 #[derive(Debug, Clone, Serialize)]
-pub struct RetrievalTaskEval {
-    pub kb: String,
-    pub articles: usize,
+pub(crate) struct RetrievalTaskEval {
+    pub(crate) kb: String,
+    pub(crate) articles: usize,
     /// sha256 of every byte of the knowledge base: which version was measured.
-    pub kb_content_hash: String,
+    pub(crate) kb_content_hash: String,
     /// Articles the knowledge base left out (file and line).
-    pub kb_issues: Vec<String>,
+    pub(crate) kb_issues: Vec<String>,
     /// The clean run's figures.
-    pub report: RetrievalReport,
+    report: RetrievalReport,
     /// Gold intents no article is tagged with: their queries can only miss.
-    pub uncovered_intents: Vec<String>,
+    pub(crate) uncovered_intents: Vec<String>,
     /// Queries whose gold article was not first (clean run, the first few).
-    pub misses: Vec<Miss>,
+    pub(crate) misses: Vec<Miss>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Miss {
-    pub text: String,
-    pub intent: String,
+pub(crate) struct Miss {
+    pub(crate) text: String,
+    pub(crate) intent: String,
     /// Rank of the first gold article, `None` beyond the depth searched.
-    pub rank: Option<usize>,
+    pub(crate) rank: Option<usize>,
     /// What came first instead.
-    pub top: Option<String>,
+    pub(crate) top: Option<String>,
 }
 
 /// Loads the knowledge base with the bundle's encoder (article embeddings cached like
 /// the server's).
-pub fn load_kb(
+pub(crate) fn load_kb(
     task: &str,
     source: &Path,
     classifier: &Classifier,
@@ -75,7 +75,7 @@ pub fn load_kb(
 }
 
 /// Queries of `records` as the server would search them.
-pub fn queries(
+fn queries(
     classifier: &Classifier,
     head: &Head,
     records: &[Record],
@@ -107,7 +107,7 @@ pub fn queries(
 }
 
 /// Figures of one channel variant, as floors name them (unprefixed).
-pub fn figures(r: &RetrievalReport) -> BTreeMap<String, f64> {
+fn figures(r: &RetrievalReport) -> BTreeMap<String, f64> {
     let mut f = BTreeMap::new();
     f.insert("n".to_string(), r.n_queries as f64);
     for x in &r.recall_at {
@@ -119,17 +119,17 @@ pub fn figures(r: &RetrievalReport) -> BTreeMap<String, f64> {
 }
 
 /// What [`run`] measured.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Every figure by the name floors use (`recall_at_1`, `social.mrr`, ...).
-    pub figures: BTreeMap<String, f64>,
+    pub(crate) figures: BTreeMap<String, f64>,
     /// Clean first, then each transform.
-    pub channels: Vec<ChannelFigures>,
+    pub(crate) channels: Vec<ChannelFigures>,
     /// The clean run's details.
-    pub details: Option<RetrievalTaskEval>,
+    pub(crate) details: Option<RetrievalTaskEval>,
 }
 
 /// Searches for every record of every variant (each with its embeddings).
-pub fn run(
+pub(crate) fn run(
     task: &str,
     kb: &KnowledgeBase,
     kb_source: &Path,

@@ -17,31 +17,31 @@ use triage_core::text::Channel;
 
 /// A bundle's name and version, and where it was loaded from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BundleRef {
-    pub name: String,
-    pub version: String,
-    pub path: String,
+pub(crate) struct BundleRef {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) path: String,
 }
 
 /// Bundles loaded once per run (each owns an encoder thread), by model path.
-pub struct Models {
+pub(crate) struct Models {
     config: Config,
     loaded: Vec<(String, Classifier)>,
 }
 
 impl Models {
-    pub fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config) -> Self {
         Self {
             config,
             loaded: Vec::new(),
         }
     }
 
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
-    pub fn get(&mut self, model: &str) -> Result<&Classifier, EvalError> {
+    pub(crate) fn get(&mut self, model: &str) -> Result<&Classifier, EvalError> {
         if let Some(i) = self.loaded.iter().position(|(m, _)| m == model) {
             return Ok(&self.loaded[i].1);
         }
@@ -53,7 +53,7 @@ impl Models {
     }
 }
 
-pub fn bundle_ref(c: &Classifier, model: &str) -> BundleRef {
+pub(crate) fn bundle_ref(c: &Classifier, model: &str) -> BundleRef {
     BundleRef {
         name: c.manifest.name.clone(),
         version: c.manifest.version.clone(),
@@ -62,7 +62,7 @@ pub fn bundle_ref(c: &Classifier, model: &str) -> BundleRef {
 }
 
 /// The head named `name`, or an error listing the bundle's heads.
-pub fn head<'a>(c: &'a Classifier, name: &str, task: &str) -> Result<&'a Head, EvalError> {
+pub(crate) fn head<'a>(c: &'a Classifier, name: &str, task: &str) -> Result<&'a Head, EvalError> {
     c.heads()
         .iter()
         .find(|h| h.spec.name == name)
@@ -84,7 +84,11 @@ pub fn head<'a>(c: &'a Classifier, name: &str, task: &str) -> Result<&'a Head, E
 }
 
 /// Sentence embeddings of `records`, each normalised for its own channel.
-pub fn embed(c: &Classifier, records: &[Record], what: &str) -> Result<Array2<f32>, EvalError> {
+pub(crate) fn embed(
+    c: &Classifier,
+    records: &[Record],
+    what: &str,
+) -> Result<Array2<f32>, EvalError> {
     let texts: Vec<(String, Channel)> = records
         .iter()
         .map(|r| (r.text.clone(), r.channel))
@@ -102,7 +106,7 @@ pub fn served_lang(c: &Classifier, r: &Record) -> String {
 
 /// `/v1/classify` responses for `records` (intent from `intent_head`, emotion from the
 /// bundle's `emotion` head when it has one), built from precomputed embeddings.
-pub fn responses(
+pub(crate) fn responses(
     c: &Classifier,
     records: &[Record],
     emb: &Array2<f32>,

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use triage_core::api::ClassifyResponse;
 use triage_core::policy::{Action, Policy, PolicyConfig, PolicyError, TurnInput};
 
-pub struct PolicyDecider {
+pub(crate) struct PolicyDecider {
     config: PolicyConfig,
     source: String,
     languages: Vec<String>,
@@ -26,7 +26,7 @@ pub struct PolicyDecider {
 impl PolicyDecider {
     /// The policy in `path`, for a bundle covering `languages`. `threshold`, when given,
     /// replaces the file's `low_confidence.threshold` as the configured operating point.
-    pub fn from_file(
+    pub(crate) fn from_file(
         path: &Path,
         languages: Vec<String>,
         threshold: Option<f32>,

@@ -38,7 +38,7 @@ pub struct Suite {
     /// Bundle every task uses unless it names its own [default: the configured model].
     #[serde(default)]
     pub model: Option<String>,
-    /// Folder the reports go to [default: `eval/reports/<name>`].
+    /// Folder the reports go to \[default: `eval/reports/<name>`\].
     #[serde(default)]
     pub out: Option<PathBuf>,
     /// Folder of the data sets `NAME:SPLIT` refers to [default: `../shared/datasets`].
@@ -115,45 +115,45 @@ pub struct TaskSpec {
 #[serde(deny_unknown_fields)]
 pub struct TrainHeadSpec {
     /// Training data (`slurp:dev`): a `.jsonl` file or `NAME:SPLIT`.
-    pub data: String,
+    pub(crate) data: String,
     /// Calibration data [default: 10% of `data` by hash, or the set's dev split].
     #[serde(default)]
-    pub dev: Option<String>,
+    pub(crate) dev: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandoffSpec {
     #[serde(default)]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     /// Intent set the simulated requests ask for (`support` → `intent.support`).
     #[serde(default = "default_intent_set")]
-    pub intent_set: String,
+    pub(crate) intent_set: String,
     /// The handoff policy file whose rules decide (`config/policy.toml`); without it the
     /// bot keeps a message when its confidence is at least `threshold`.
     #[serde(default)]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     /// Confidence under which the bot hands over: the threshold-only decider's, or, with
     /// `policy`, a replacement for the file's `low_confidence.threshold`. The sweep marks
     /// it as configured.
     #[serde(default)]
-    pub threshold: Option<f32>,
+    pub(crate) threshold: Option<f32>,
     /// Split the labelled set is assembled from.
     #[serde(default = "default_split")]
-    pub split: Split,
+    pub(crate) split: Split,
     /// Overrides the suite's `limit` for each group.
     #[serde(default)]
-    pub max_per_group: Option<usize>,
+    pub(crate) max_per_group: Option<usize>,
     #[serde(default)]
-    pub floors: BTreeMap<String, f64>,
+    pub(crate) floors: BTreeMap<String, f64>,
     #[serde(default)]
-    pub ceilings: BTreeMap<String, f64>,
+    pub(crate) ceilings: BTreeMap<String, f64>,
 }
 
 /// Figure names a floor or ceiling may use (a channel's figures are prefixed by its
 /// name, e.g. `voice.accuracy`, `social.gap`). Checked when the suite is read, so a typo
 /// fails at once instead of silently never gating.
-pub const TASK_FIGURES: &[&str] = &[
+const TASK_FIGURES: &[&str] = &[
     "n",
     "accuracy",
     "macro_f1",
@@ -187,7 +187,7 @@ pub const TASK_FIGURES: &[&str] = &[
 ];
 
 /// Figure names of a retrieval task (channel prefixes as for [`TASK_FIGURES`]).
-pub const RETRIEVAL_FIGURES: &[&str] = &[
+const RETRIEVAL_FIGURES: &[&str] = &[
     "n",
     "recall_at_1",
     "recall_at_3",
@@ -199,7 +199,7 @@ pub const RETRIEVAL_FIGURES: &[&str] = &[
 ];
 
 /// Figure names of the handoff simulation.
-pub const HANDOFF_FIGURES: &[&str] = &[
+pub(crate) const HANDOFF_FIGURES: &[&str] = &[
     "n",
     "containment",
     "wrong_answer_rate",

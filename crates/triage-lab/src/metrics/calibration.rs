@@ -9,38 +9,38 @@ use serde::Serialize;
 
 /// One bin of a reliability diagram.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CalibrationBin {
+pub(crate) struct CalibrationBin {
     /// Exclusive lower edge (`i / n_bins`; bin 0 also holds confidence 0).
-    pub lower: f64,
+    pub(crate) lower: f64,
     /// Inclusive upper edge (`(i + 1) / n_bins`).
-    pub upper: f64,
-    pub count: u64,
+    pub(crate) upper: f64,
+    pub(crate) count: u64,
     /// Mean confidence of the bin's examples; `None` for an empty bin.
-    pub mean_confidence: Option<f64>,
+    pub(crate) mean_confidence: Option<f64>,
     /// Share of the bin's examples that are correct; `None` for an empty bin.
-    pub accuracy: Option<f64>,
+    pub(crate) accuracy: Option<f64>,
 }
 
 /// Expected calibration error with the bins it was computed from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Calibration {
-    pub n_bins: usize,
-    pub n_samples: u64,
+    pub(crate) n_bins: usize,
+    pub(crate) n_samples: u64,
     /// `Σ_bins (count / n) · |mean_confidence − accuracy|`.
     pub ece: f64,
     /// Maximum calibration error: the largest `|mean_confidence − accuracy|` over
     /// non-empty bins.
-    pub mce: f64,
-    pub bins: Vec<CalibrationBin>,
+    pub(crate) mce: f64,
+    pub(crate) bins: Vec<CalibrationBin>,
 }
 
 /// Counts of correct and wrong predictions in one confidence bin.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HistogramBin {
-    pub lower: f64,
-    pub upper: f64,
-    pub correct: u64,
-    pub wrong: u64,
+pub(crate) struct HistogramBin {
+    pub(crate) lower: f64,
+    pub(crate) upper: f64,
+    pub(crate) correct: u64,
+    pub(crate) wrong: u64,
 }
 
 /// The bin of a confidence in `[0, 1]`: `i` such that `i/n < c <= (i+1)/n`, 0 for `c = 0`.
@@ -64,7 +64,7 @@ fn bin_index(c: f64, n_bins: usize) -> usize {
 }
 
 /// Upper bound on the number of bins (guards against absurd allocations).
-pub const MAX_BINS: usize = 100_000;
+const MAX_BINS: usize = 100_000;
 
 fn validate(confidence: &[f64], correct: &[bool], n_bins: usize) -> Result<(), MetricError> {
     check_nonempty("confidence", confidence.len())?;
@@ -91,7 +91,7 @@ fn validate(confidence: &[f64], correct: &[bool], n_bins: usize) -> Result<(), M
 /// Expected calibration error of top-1 `confidence` against whether each prediction was
 /// `correct`, over `n_bins` equal-width bins, with the per-bin figures of a reliability
 /// diagram.
-pub fn expected_calibration_error(
+pub(crate) fn expected_calibration_error(
     confidence: &[f64],
     correct: &[bool],
     n_bins: usize,
@@ -140,7 +140,7 @@ pub fn expected_calibration_error(
 
 /// Counts of correct and wrong predictions per confidence bin (same bins as
 /// [`expected_calibration_error`]).
-pub fn confidence_histogram(
+pub(crate) fn confidence_histogram(
     confidence: &[f64],
     correct: &[bool],
     n_bins: usize,

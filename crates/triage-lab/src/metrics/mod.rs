@@ -18,24 +18,27 @@
 //! slices, NaN, label indices out of range) yields a [`MetricError`]. All result
 //! structs serialise with serde so that they drop into a JSON report.
 
-pub mod calibration;
-pub mod multi_label;
-pub mod oos;
-pub mod retrieval;
-pub mod single_label;
+mod calibration;
+mod multi_label;
+mod oos;
+mod retrieval;
+mod single_label;
 
-pub use calibration::{
+pub(crate) use calibration::{
     confidence_histogram, expected_calibration_error, Calibration, CalibrationBin, HistogramBin,
 };
-pub use multi_label::{multilabel_report, multilabel_report_from_predictions, MultiLabelReport};
-pub use oos::{
-    auroc, even_thresholds, oos_report, oos_scores, oos_threshold_sweep, roc_curve, OosReport,
-    RocCurve, RocPoint, SweepPoint,
+pub(crate) use multi_label::{
+    multilabel_report, multilabel_report_from_predictions, MultiLabelReport,
 };
-pub use retrieval::{
-    mean_reciprocal_rank, recall_at_k, retrieval_report, RecallAtK, RetrievalReport, REPORT_KS,
+#[cfg(test)]
+use oos::roc_curve;
+pub(crate) use oos::{
+    auroc, even_thresholds, oos_report, oos_scores, oos_threshold_sweep, OosReport, SweepPoint,
 };
-pub use single_label::{classification_report, ClassificationReport, Confusion};
+#[cfg(test)]
+use retrieval::{mean_reciprocal_rank, recall_at_k};
+pub(crate) use retrieval::{retrieval_report, RetrievalReport, REPORT_KS};
+pub(crate) use single_label::{classification_report, ClassificationReport, Confusion};
 
 use serde::Serialize;
 use std::collections::HashSet;
@@ -92,22 +95,22 @@ pub enum MetricError {
 /// Precision, recall, F1 and support of one label.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LabelMetrics {
-    pub label: String,
+    pub(crate) label: String,
     pub precision: f64,
     pub recall: f64,
     pub f1: f64,
     /// Number of gold examples carrying the label.
     pub support: u64,
     /// Number of examples predicted with the label.
-    pub predicted: u64,
+    pub(crate) predicted: u64,
 }
 
 /// Per-label counts, the input of every precision/recall/F1 figure.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Counts {
-    pub tp: u64,
-    pub fp: u64,
-    pub fn_: u64,
+struct Counts {
+    tp: u64,
+    fp: u64,
+    fn_: u64,
 }
 
 impl Counts {
@@ -125,20 +128,20 @@ impl Counts {
 
 /// Macro, micro and support-weighted averages of per-label metrics.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Averages {
-    pub macro_precision: f64,
-    pub macro_recall: f64,
-    pub macro_f1: f64,
-    pub micro_precision: f64,
-    pub micro_recall: f64,
-    pub micro_f1: f64,
-    pub weighted_precision: f64,
-    pub weighted_recall: f64,
-    pub weighted_f1: f64,
+struct Averages {
+    macro_precision: f64,
+    macro_recall: f64,
+    macro_f1: f64,
+    micro_precision: f64,
+    micro_recall: f64,
+    micro_f1: f64,
+    weighted_precision: f64,
+    weighted_recall: f64,
+    weighted_f1: f64,
 }
 
 /// Per-label metrics and their averages from per-label counts (sklearn conventions).
-pub(crate) fn summarize(labels: &[String], counts: &[Counts]) -> (Vec<LabelMetrics>, Averages) {
+fn summarize(labels: &[String], counts: &[Counts]) -> (Vec<LabelMetrics>, Averages) {
     let per_label: Vec<LabelMetrics> = labels
         .iter()
         .zip(counts)
@@ -182,7 +185,7 @@ pub(crate) fn summarize(labels: &[String], counts: &[Counts]) -> (Vec<LabelMetri
 }
 
 /// `num / den`, 0 when `den` is 0 (sklearn's `zero_division=0`).
-pub(crate) fn ratio(num: u64, den: u64) -> f64 {
+fn ratio(num: u64, den: u64) -> f64 {
     if den == 0 {
         0.0
     } else {
@@ -191,11 +194,11 @@ pub(crate) fn ratio(num: u64, den: u64) -> f64 {
 }
 
 /// F1 as scikit-learn computes it: `2·tp / (2·tp + fp + fn)`, 0 when undefined.
-pub(crate) fn f1_from_counts(tp: u64, fp: u64, fn_: u64) -> f64 {
+fn f1_from_counts(tp: u64, fp: u64, fn_: u64) -> f64 {
     ratio(2 * tp, 2 * tp + fp + fn_)
 }
 
-pub(crate) fn check_nonempty(what: &'static str, len: usize) -> Result<(), MetricError> {
+fn check_nonempty(what: &'static str, len: usize) -> Result<(), MetricError> {
     if len == 0 {
         Err(MetricError::Empty(what))
     } else {
@@ -203,11 +206,7 @@ pub(crate) fn check_nonempty(what: &'static str, len: usize) -> Result<(), Metri
     }
 }
 
-pub(crate) fn check_len(
-    what: impl Into<String>,
-    expected: usize,
-    found: usize,
-) -> Result<(), MetricError> {
+fn check_len(what: impl Into<String>, expected: usize, found: usize) -> Result<(), MetricError> {
     if expected == found {
         Ok(())
     } else {
@@ -220,7 +219,7 @@ pub(crate) fn check_len(
 }
 
 /// Labels must be non-empty and unique.
-pub(crate) fn check_labels(labels: &[String]) -> Result<(), MetricError> {
+fn check_labels(labels: &[String]) -> Result<(), MetricError> {
     check_nonempty("labels", labels.len())?;
     let mut seen = HashSet::with_capacity(labels.len());
     for label in labels {
@@ -232,7 +231,7 @@ pub(crate) fn check_labels(labels: &[String]) -> Result<(), MetricError> {
 }
 
 /// Every value must be a number (not NaN).
-pub(crate) fn check_not_nan(what: &str, values: &[f64]) -> Result<(), MetricError> {
+fn check_not_nan(what: &str, values: &[f64]) -> Result<(), MetricError> {
     match values.iter().position(|v| v.is_nan()) {
         Some(position) => Err(MetricError::InvalidValue {
             what: what.to_string(),
@@ -245,7 +244,7 @@ pub(crate) fn check_not_nan(what: &str, values: &[f64]) -> Result<(), MetricErro
 }
 
 /// Every value must be a probability in `[0, 1]`.
-pub(crate) fn check_probabilities(what: &str, values: &[f64]) -> Result<(), MetricError> {
+fn check_probabilities(what: &str, values: &[f64]) -> Result<(), MetricError> {
     check_not_nan(what, values)?;
     match values.iter().position(|v| !(0.0..=1.0).contains(v)) {
         Some(position) => Err(MetricError::InvalidValue {
@@ -259,9 +258,9 @@ pub(crate) fn check_probabilities(what: &str, values: &[f64]) -> Result<(), Metr
 }
 
 #[cfg(test)]
-pub(crate) mod test_util {
+mod test_util {
     /// Asserts `got` is within 1e-9 of `want`, naming the figure on failure.
-    pub fn assert_close(name: &str, got: f64, want: f64) {
+    pub(crate) fn assert_close(name: &str, got: f64, want: f64) {
         assert!(
             (got - want).abs() <= 1e-9,
             "{name}: got {got}, expected {want} (diff {})",
@@ -269,7 +268,7 @@ pub(crate) mod test_util {
         );
     }
 
-    pub fn labels(names: &[&str]) -> Vec<String> {
+    pub(crate) fn labels(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
     }
 }

@@ -9,20 +9,20 @@ use serde::Serialize;
 /// The figures of a multi-label head on one data set.
 #[derive(Debug, Clone, Serialize)]
 pub struct MultiLabelReport {
-    pub labels: Vec<String>,
-    pub n_samples: u64,
-    pub macro_precision: f64,
-    pub macro_recall: f64,
+    pub(crate) labels: Vec<String>,
+    pub(crate) n_samples: u64,
+    pub(crate) macro_precision: f64,
+    pub(crate) macro_recall: f64,
     pub macro_f1: f64,
-    pub micro_precision: f64,
-    pub micro_recall: f64,
+    micro_precision: f64,
+    micro_recall: f64,
     pub micro_f1: f64,
-    pub weighted_f1: f64,
+    pub(crate) weighted_f1: f64,
     /// Share of examples whose predicted label set equals the gold set exactly.
-    pub subset_accuracy: f64,
+    pub(crate) subset_accuracy: f64,
     /// Share of (example, label) decisions that are wrong.
-    pub hamming_loss: f64,
-    pub per_label: Vec<LabelMetrics>,
+    pub(crate) hamming_loss: f64,
+    pub(crate) per_label: Vec<LabelMetrics>,
 }
 
 impl MultiLabelReport {
@@ -35,7 +35,7 @@ impl MultiLabelReport {
 /// Multi-label figures where label `j` is predicted when `scores[i][j] >= thresholds[j]`.
 /// `gold[i][j]` says whether example `i` carries label `j`. Every label counts in the
 /// macro average (sklearn `average="macro"`, `zero_division=0`).
-pub fn multilabel_report(
+pub(crate) fn multilabel_report(
     gold: &[Vec<bool>],
     scores: &[Vec<f64>],
     thresholds: &[f64],
@@ -57,7 +57,7 @@ pub fn multilabel_report(
 
 /// Multi-label figures from predicted label sets (`pred[i][j]`: label `j` predicted for
 /// example `i`).
-pub fn multilabel_report_from_predictions(
+pub(crate) fn multilabel_report_from_predictions(
     gold: &[Vec<bool>],
     pred: &[Vec<bool>],
     labels: &[String],

@@ -15,7 +15,7 @@ use serde::Serialize;
 /// Area under the ROC curve of `scores` (higher = more likely positive) for the
 /// `positive` class. Tied scores count as half a correctly ordered pair, exactly as
 /// scikit-learn's `roc_auc_score`. Needs at least one positive and one negative.
-pub fn auroc(scores: &[f64], positive: &[bool]) -> Result<f64, MetricError> {
+pub(crate) fn auroc(scores: &[f64], positive: &[bool]) -> Result<f64, MetricError> {
     let (p, n) = validate_roc(scores, positive)?;
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
@@ -39,25 +39,28 @@ pub fn auroc(scores: &[f64], positive: &[bool]) -> Result<f64, MetricError> {
 
 /// One point of a ROC curve: predicting positive when `score >= threshold` gives
 /// (`fpr`, `tpr`). The first point, `threshold: None`, is "nothing predicted positive".
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RocPoint {
-    pub threshold: Option<f64>,
-    pub fpr: f64,
-    pub tpr: f64,
+struct RocPoint {
+    threshold: Option<f64>,
+    fpr: f64,
+    tpr: f64,
 }
 
 /// A full ROC curve (one point per distinct score, thresholds descending) and its area.
+#[cfg(test)]
 #[derive(Debug, Clone, Serialize)]
-pub struct RocCurve {
-    pub points: Vec<RocPoint>,
-    pub auc: f64,
-    pub positives: u64,
-    pub negatives: u64,
+pub(crate) struct RocCurve {
+    points: Vec<RocPoint>,
+    pub(crate) auc: f64,
+    positives: u64,
+    negatives: u64,
 }
 
 /// The ROC curve of `scores` for the `positive` class, with every distinct score as a
 /// threshold (no intermediate points dropped), starting at (0, 0) and ending at (1, 1).
-pub fn roc_curve(scores: &[f64], positive: &[bool]) -> Result<RocCurve, MetricError> {
+#[cfg(test)]
+pub(crate) fn roc_curve(scores: &[f64], positive: &[bool]) -> Result<RocCurve, MetricError> {
     let (p, n) = validate_roc(scores, positive)?;
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
@@ -118,7 +121,7 @@ fn validate_roc(scores: &[f64], positive: &[bool]) -> Result<(usize, usize), Met
 
 /// Out-of-scope score of each softmax row: `1 − max` of the in-scope probabilities
 /// (every column except `oos_index`).
-pub fn oos_scores(probs: &[Vec<f64>], oos_index: usize) -> Result<Vec<f64>, MetricError> {
+pub(crate) fn oos_scores(probs: &[Vec<f64>], oos_index: usize) -> Result<Vec<f64>, MetricError> {
     check_nonempty("probs", probs.len())?;
     let width = probs[0].len();
     if width < 2 {
@@ -154,30 +157,30 @@ pub fn oos_scores(probs: &[Vec<f64>], oos_index: usize) -> Result<Vec<f64>, Metr
 
 /// The clinc150 out-of-scope figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OosReport {
-    pub n_samples: u64,
+pub(crate) struct OosReport {
+    n_samples: u64,
     /// Gold in-scope examples.
-    pub n_in_scope: u64,
+    pub(crate) n_in_scope: u64,
     /// Gold out-of-scope examples.
-    pub n_oos: u64,
+    pub(crate) n_oos: u64,
     /// Examples predicted out-of-scope.
-    pub n_pred_oos: u64,
+    pub(crate) n_pred_oos: u64,
     /// Accuracy on gold in-scope examples; predicting out-of-scope counts as wrong.
-    pub in_scope_accuracy: f64,
+    pub(crate) in_scope_accuracy: f64,
     /// Share of gold out-of-scope examples predicted out-of-scope.
-    pub oos_recall: f64,
+    pub(crate) oos_recall: f64,
     /// Share of out-of-scope predictions that are gold out-of-scope.
-    pub oos_precision: f64,
-    pub oos_f1: f64,
+    pub(crate) oos_precision: f64,
+    pub(crate) oos_f1: f64,
     /// Accuracy over all examples (an out-of-scope example is right when predicted
     /// out-of-scope, whatever its intent field).
-    pub overall_accuracy: f64,
+    overall_accuracy: f64,
 }
 
 /// In-scope accuracy and out-of-scope recall/precision. An example is correct in scope
 /// when it is gold in-scope, not predicted out-of-scope and `pred_intent == gold_intent`;
 /// the intents of gold out-of-scope examples are ignored.
-pub fn oos_report<T: PartialEq>(
+pub(crate) fn oos_report<T: PartialEq>(
     gold_is_oos: &[bool],
     pred_is_oos: &[bool],
     gold_intent: &[T],
@@ -193,18 +196,18 @@ pub fn oos_report<T: PartialEq>(
 
 /// One threshold of [`oos_threshold_sweep`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SweepPoint {
-    pub threshold: f64,
-    pub in_scope_accuracy: f64,
-    pub oos_recall: f64,
-    pub oos_precision: f64,
-    pub n_pred_oos: u64,
+pub(crate) struct SweepPoint {
+    pub(crate) threshold: f64,
+    pub(crate) in_scope_accuracy: f64,
+    pub(crate) oos_recall: f64,
+    pub(crate) oos_precision: f64,
+    pub(crate) n_pred_oos: u64,
 }
 
 /// For each threshold, the clinc150 figures when every prediction whose `confidence` is
 /// strictly below the threshold becomes out-of-scope (predictions already out-of-scope
 /// stay so). A threshold of 0 reproduces [`oos_report`].
-pub fn oos_threshold_sweep<T: PartialEq>(
+pub(crate) fn oos_threshold_sweep<T: PartialEq>(
     confidence: &[f64],
     gold_is_oos: &[bool],
     pred_is_oos: &[bool],
@@ -241,7 +244,7 @@ pub fn oos_threshold_sweep<T: PartialEq>(
 }
 
 /// `steps + 1` evenly spaced thresholds `0, 1/steps, …, 1` (at least `[0, 1]`).
-pub fn even_thresholds(steps: usize) -> Vec<f64> {
+pub(crate) fn even_thresholds(steps: usize) -> Vec<f64> {
     let steps = steps.max(1);
     (0..=steps).map(|i| i as f64 / steps as f64).collect()
 }

@@ -8,7 +8,7 @@ use super::{check_nonempty, MetricError};
 use serde::Serialize;
 
 /// The cut-offs reported in [`RetrievalReport::recall_at`].
-pub const REPORT_KS: [usize; 4] = [1, 3, 5, 10];
+pub(crate) const REPORT_KS: [usize; 4] = [1, 3, 5, 10];
 
 /// Recall at one cut-off.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,7 +31,7 @@ pub struct RetrievalReport {
 }
 
 /// Share of queries whose gold item is ranked `k` or better.
-pub fn recall_at_k(gold_ranks: &[Option<usize>], k: usize) -> Result<f64, MetricError> {
+pub(crate) fn recall_at_k(gold_ranks: &[Option<usize>], k: usize) -> Result<f64, MetricError> {
     validate(gold_ranks)?;
     if k == 0 {
         return Err(MetricError::InvalidArgument {
@@ -47,7 +47,7 @@ pub fn recall_at_k(gold_ranks: &[Option<usize>], k: usize) -> Result<f64, Metric
 }
 
 /// Mean over queries of `1 / rank` (0 for a query whose gold item was not returned).
-pub fn mean_reciprocal_rank(gold_ranks: &[Option<usize>]) -> Result<f64, MetricError> {
+pub(crate) fn mean_reciprocal_rank(gold_ranks: &[Option<usize>]) -> Result<f64, MetricError> {
     validate(gold_ranks)?;
     let sum: f64 = gold_ranks
         .iter()
@@ -57,7 +57,9 @@ pub fn mean_reciprocal_rank(gold_ranks: &[Option<usize>]) -> Result<f64, MetricE
 }
 
 /// Recall@1, Recall@3, Recall@{1,3,5,10} and MRR.
-pub fn retrieval_report(gold_ranks: &[Option<usize>]) -> Result<RetrievalReport, MetricError> {
+pub(crate) fn retrieval_report(
+    gold_ranks: &[Option<usize>],
+) -> Result<RetrievalReport, MetricError> {
     validate(gold_ranks)?;
     let recall_at = REPORT_KS
         .iter()

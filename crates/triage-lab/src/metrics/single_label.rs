@@ -10,40 +10,41 @@ use serde::Serialize;
 /// given in; `confusion_matrix[gold][pred]`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClassificationReport {
-    pub labels: Vec<String>,
-    pub n_samples: u64,
+    pub(crate) labels: Vec<String>,
+    pub(crate) n_samples: u64,
     pub accuracy: f64,
-    pub macro_precision: f64,
-    pub macro_recall: f64,
+    pub(crate) macro_precision: f64,
+    pub(crate) macro_recall: f64,
     pub macro_f1: f64,
-    pub micro_precision: f64,
-    pub micro_recall: f64,
+    pub(crate) micro_precision: f64,
+    pub(crate) micro_recall: f64,
     pub micro_f1: f64,
-    pub weighted_precision: f64,
-    pub weighted_recall: f64,
+    pub(crate) weighted_precision: f64,
+    pub(crate) weighted_recall: f64,
     pub weighted_f1: f64,
-    pub per_label: Vec<LabelMetrics>,
+    pub(crate) per_label: Vec<LabelMetrics>,
     /// Rows are gold labels, columns predicted labels, both in `labels` order.
     pub confusion_matrix: Vec<Vec<u64>>,
 }
 
 /// One off-diagonal cell of the confusion matrix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Confusion {
-    pub gold: String,
-    pub pred: String,
-    pub count: u64,
+pub(crate) struct Confusion {
+    pub(crate) gold: String,
+    pub(crate) pred: String,
+    pub(crate) count: u64,
 }
 
 impl ClassificationReport {
     /// The metrics of one label, by name.
-    pub fn label(&self, label: &str) -> Option<&LabelMetrics> {
+    #[cfg(test)]
+    fn label(&self, label: &str) -> Option<&LabelMetrics> {
         self.per_label.iter().find(|m| m.label == label)
     }
 
     /// The `k` most frequent confusions (gold ≠ pred, count > 0), by count descending,
     /// ties broken by label order (gold first, then pred).
-    pub fn top_confusions(&self, k: usize) -> Vec<Confusion> {
+    pub(crate) fn top_confusions(&self, k: usize) -> Vec<Confusion> {
         let mut cells: Vec<(usize, usize, u64)> = Vec::new();
         for (g, row) in self.confusion_matrix.iter().enumerate() {
             for (p, &count) in row.iter().enumerate() {
@@ -73,7 +74,7 @@ impl ClassificationReport {
 ///
 /// Every label in `labels` counts in the macro average, including labels with no gold
 /// and no predicted example (their figures are 0, sklearn's `zero_division=0`).
-pub fn classification_report(
+pub(crate) fn classification_report(
     gold: &[usize],
     pred: &[usize],
     labels: &[String],

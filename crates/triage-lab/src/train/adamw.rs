@@ -4,20 +4,20 @@
 use candle_core::{Result, Tensor, Var};
 use std::collections::HashMap;
 
-pub struct AdamW {
+pub(crate) struct AdamW {
     /// (name, parameter, decays?) — biases and LayerNorm weights do not decay.
     params: Vec<(String, Var, bool)>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
-    pub step: usize,
+    step: usize,
     beta1: f64,
     beta2: f64,
     eps: f64,
-    pub weight_decay: f64,
+    weight_decay: f64,
 }
 
 impl AdamW {
-    pub fn new(params: Vec<(String, Var)>, weight_decay: f64) -> Result<Self> {
+    pub(crate) fn new(params: Vec<(String, Var)>, weight_decay: f64) -> Result<Self> {
         let m = params
             .iter()
             .map(|(_, p)| p.zeros_like())
@@ -46,7 +46,7 @@ impl AdamW {
     }
 
     /// One update with learning rate `lr_of(name)`, gradients scaled by `scale` (clipping).
-    pub fn step(
+    pub(crate) fn step(
         &mut self,
         grads: &candle_core::backprop::GradStore,
         scale: f64,
@@ -75,7 +75,7 @@ impl AdamW {
     }
 
     /// Parameters and moments, for a checkpoint.
-    pub fn state(&self) -> HashMap<String, Tensor> {
+    pub(crate) fn state(&self) -> HashMap<String, Tensor> {
         let mut out = HashMap::new();
         for (i, (name, p, _)) in self.params.iter().enumerate() {
             out.insert(format!("param.{name}"), p.as_tensor().clone());
@@ -85,7 +85,7 @@ impl AdamW {
         out
     }
 
-    pub fn restore(&mut self, state: &HashMap<String, Tensor>, step: usize) -> Result<()> {
+    pub(crate) fn restore(&mut self, state: &HashMap<String, Tensor>, step: usize) -> Result<()> {
         for (i, (name, p, _)) in self.params.iter().enumerate() {
             let get = |k: String| {
                 state
@@ -102,7 +102,7 @@ impl AdamW {
     }
 
     /// How many parameters received a gradient (a frozen-by-mistake check).
-    pub fn params_with_grads(&self, grads: &candle_core::backprop::GradStore) -> usize {
+    pub(crate) fn params_with_grads(&self, grads: &candle_core::backprop::GradStore) -> usize {
         self.params
             .iter()
             .filter(|(_, p, _)| grads.get(p.as_tensor()).is_some())
@@ -110,7 +110,7 @@ impl AdamW {
     }
 
     /// Global L2 norm of the gradients of the parameters.
-    pub fn grad_norm(&self, grads: &candle_core::backprop::GradStore) -> Result<f64> {
+    pub(crate) fn grad_norm(&self, grads: &candle_core::backprop::GradStore) -> Result<f64> {
         let mut total = 0f64;
         for (_, p, _) in &self.params {
             if let Some(g) = grads.get(p.as_tensor()) {

@@ -11,7 +11,7 @@ use triage_core::classify::Classifier;
 use triage_core::error::TriageError;
 use triage_core::text::Channel;
 
-pub use triage_core::config::cache_dir;
+pub(crate) use triage_core::config::cache_dir;
 
 fn file_hash(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;

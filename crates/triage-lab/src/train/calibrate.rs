@@ -6,7 +6,7 @@ use ndarray::{Array2, ArrayView2};
 use triage_core::model::Head;
 
 /// Temperature minimising the negative log-likelihood of `gold` over a log-spaced grid.
-pub fn fit_temperature(logits: ArrayView2<f32>, gold: &[u32]) -> f32 {
+pub(crate) fn fit_temperature(logits: ArrayView2<f32>, gold: &[u32]) -> f32 {
     let grid = (0..=60).map(|i| 0.25f32 * (16.0f32).powf(i as f32 / 60.0)); // 0.25 .. 4
     let nll = |t: f32| -> f64 {
         logits
@@ -31,7 +31,7 @@ pub fn fit_temperature(logits: ArrayView2<f32>, gold: &[u32]) -> f32 {
 }
 
 /// Per-label threshold with the best dev F1; 0.5 for labels without dev positives.
-pub fn fit_thresholds(scores: ArrayView2<f32>, gold: &Array2<f32>) -> Vec<f32> {
+pub(crate) fn fit_thresholds(scores: ArrayView2<f32>, gold: &Array2<f32>) -> Vec<f32> {
     (0..scores.ncols())
         .map(|j| {
             let positives = gold.column(j).iter().filter(|&&g| g > 0.5).count();
@@ -68,13 +68,13 @@ pub fn fit_thresholds(scores: ArrayView2<f32>, gold: &Array2<f32>) -> Vec<f32> {
 /// is a routine request the bot gives up. The published operating points keep in-scope
 /// accuracy above 0.95 with OOS recall around 0.5; 0.7 on dev leaves a margin for the
 /// harder test OOS set.
-pub const OOS_MIN_RECALL: f64 = 0.7;
+const OOS_MIN_RECALL: f64 = 0.7;
 
 /// Out-of-scope threshold on the max probability: the one with the best in-scope accuracy
 /// among those keeping dev OOS recall at [`OOS_MIN_RECALL`] or more (ties to the lower
 /// threshold); if none does, the one maximising the mean of the two. A prediction is
 /// out of scope when the trained `oos` class wins or the max probability is under it.
-pub fn fit_oos_threshold(head: &Head, probs: ArrayView2<f32>, gold: &[u32]) -> Option<f32> {
+pub(crate) fn fit_oos_threshold(head: &Head, probs: ArrayView2<f32>, gold: &[u32]) -> Option<f32> {
     let oos = head
         .spec
         .labels

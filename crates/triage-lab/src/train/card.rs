@@ -8,7 +8,7 @@ use std::path::Path;
 use triage_core::model::{HeadKind, Manifest};
 
 /// `extra` (Markdown, may be empty) goes after the licences: how the run went.
-pub fn write_model_card(dir: &Path, m: &Manifest, extra: &str) -> std::io::Result<()> {
+pub(crate) fn write_model_card(dir: &Path, m: &Manifest, extra: &str) -> std::io::Result<()> {
     let mut s = String::new();
     let _ = writeln!(s, "# {} {}\n", m.name, m.version);
     let _ = writeln!(

@@ -59,12 +59,12 @@ struct TaskData {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FinetuneReport {
-    pub steps: usize,
-    pub best_step: usize,
-    pub best_dev_score: f64,
-    pub train_examples: usize,
-    pub minutes: f64,
-    pub heads: Vec<(String, String, f64)>,
+    steps: usize,
+    best_step: usize,
+    best_dev_score: f64,
+    train_examples: usize,
+    minutes: f64,
+    heads: Vec<(String, String, f64)>,
 }
 
 /// Records for a task: the training split (augmented, subsampled) and dev.

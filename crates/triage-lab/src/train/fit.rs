@@ -66,7 +66,7 @@ fn fit_linear(
 }
 
 /// Softmax head: `y[i]` is the class index of row `i`.
-pub fn fit_softmax(
+pub(crate) fn fit_softmax(
     x: &Array2<f32>,
     y: &[u32],
     classes: usize,
@@ -79,7 +79,7 @@ pub fn fit_softmax(
 }
 
 /// Sigmoid head: `y` is the multi-hot target `[n, labels]`.
-pub fn fit_sigmoid(
+pub(crate) fn fit_sigmoid(
     x: &Array2<f32>,
     y: &Array2<f32>,
     opts: &FitOptions,

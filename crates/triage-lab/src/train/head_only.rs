@@ -37,16 +37,16 @@ pub struct HeadOnlyArgs {
 /// What the fit measured, printed and written into the head's `source`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HeadReport {
-    pub head: String,
-    pub kind: HeadKind,
-    pub labels: usize,
-    pub train_examples: usize,
-    pub dev_examples: usize,
-    pub dev_metric: String,
-    pub dev_value: f64,
-    pub temperature: f32,
-    pub oos_threshold: Option<f32>,
-    pub seconds: f64,
+    head: String,
+    kind: HeadKind,
+    labels: usize,
+    train_examples: usize,
+    dev_examples: usize,
+    dev_metric: String,
+    dev_value: f64,
+    temperature: f32,
+    oos_threshold: Option<f32>,
+    seconds: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,7 +157,7 @@ pub fn run(args: &HeadOnlyArgs, config: Config) -> Result<HeadReport, TrainError
 
 /// A head spec with the defaults a fresh head starts from (out-of-scope when the labels
 /// include clinc150's `oos`; goemotions groupings for emotion labels).
-pub fn new_spec(name: &str, kind: HeadKind, labels: &[String]) -> HeadSpec {
+pub(crate) fn new_spec(name: &str, kind: HeadKind, labels: &[String]) -> HeadSpec {
     let (groupings, frustration) = match kind {
         HeadKind::Sigmoid => derived(labels),
         HeadKind::Softmax => Default::default(),
@@ -184,7 +184,7 @@ pub fn new_spec(name: &str, kind: HeadKind, labels: &[String]) -> HeadSpec {
 /// Calibrates a fitted head on dev embeddings — temperature and out-of-scope threshold
 /// for softmax heads, per-label thresholds for sigmoid heads — and returns it with its
 /// dev figure (accuracy or macro-F1).
-pub fn calibrated_head(
+pub(crate) fn calibrated_head(
     mut spec: HeadSpec,
     w: Array2<f32>,
     b: ndarray::Array1<f32>,

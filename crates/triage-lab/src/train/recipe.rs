@@ -8,68 +8,68 @@ use triage_core::cause::Detail;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recipe {
-    pub name: String,
-    pub version: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
     /// Base encoder: a bare sentence-transformers BERT directory or hub id.
-    pub base: String,
-    pub base_model: String,
+    pub(crate) base: String,
+    pub(crate) base_model: String,
     #[serde(default)]
-    pub languages: Vec<String>,
+    pub(crate) languages: Vec<String>,
     #[serde(default = "default_max_len")]
-    pub max_seq_len: usize,
+    pub(crate) max_seq_len: usize,
     #[serde(default)]
-    pub prefix: String,
-    pub out: PathBuf,
+    pub(crate) prefix: String,
+    pub(crate) out: PathBuf,
     #[serde(default = "default_seed")]
-    pub seed: u64,
-    pub train: TrainSettings,
+    pub(crate) seed: u64,
+    pub(crate) train: TrainSettings,
     #[serde(default)]
-    pub augment: Augment,
+    pub(crate) augment: Augment,
     #[serde(rename = "task")]
-    pub tasks: Vec<Task>,
+    pub(crate) tasks: Vec<Task>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TrainSettings {
+pub(crate) struct TrainSettings {
     /// Passes over the (mixed) training data.
-    pub epochs: f64,
-    pub batch_size: usize,
+    pub(crate) epochs: f64,
+    pub(crate) batch_size: usize,
     /// Peak learning rate of the encoder layers.
-    pub lr: f64,
+    pub(crate) lr: f64,
     /// Peak learning rate of the heads (they start from zero and need to move further).
-    pub head_lr: f64,
+    pub(crate) head_lr: f64,
     /// Fraction of steps with linear warm-up; then linear decay to zero.
-    pub warmup: f64,
-    pub weight_decay: f64,
-    pub dropout: f64,
+    pub(crate) warmup: f64,
+    pub(crate) weight_decay: f64,
+    pub(crate) dropout: f64,
     /// Global gradient-norm clip.
-    pub clip: f64,
+    pub(crate) clip: f64,
     /// Lower encoder layers kept frozen; their outputs are computed once and cached,
     /// which is what makes fine-tuning fit in minutes on two CPU cores.
-    pub freeze_layers: usize,
+    pub(crate) freeze_layers: usize,
     /// Which encoder computes the frozen layers' cache (`fast` when absent). The cache is
     /// the slowest part of a deep freeze (38 min of the multilingual recipe on candle),
     /// and the fast f32 encoder gives the same states (cosine ≥ 0.9999 per token, tested)
     /// in a fraction of that; `candle` reproduces runs made before it existed exactly.
     #[serde(default)]
-    pub frozen_encoder: FrozenEncoder,
+    pub(crate) frozen_encoder: FrozenEncoder,
     /// Evaluate on dev every this many steps (early stopping, checkpoints).
-    pub eval_every: usize,
+    pub(crate) eval_every: usize,
     /// Stop after this many evaluations without improvement.
-    pub patience: usize,
+    pub(crate) patience: usize,
     /// Hard budget: stop (keeping the best weights) after this many minutes.
-    pub max_minutes: f64,
+    pub(crate) max_minutes: f64,
     /// Dev examples per task used for early stopping (a fixed subsample keeps the
     /// periodic evaluation cheap); calibration always uses the whole dev split.
     #[serde(default = "default_dev_for_stopping")]
-    pub dev_for_stopping: usize,
+    pub(crate) dev_for_stopping: usize,
 }
 
 /// The encoder that runs the frozen lower layers once over every example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum FrozenEncoder {
+pub(crate) enum FrozenEncoder {
     /// `model::fast` in f32 on the best SIMD tier of this CPU (or the configured `isa`);
     /// candle where the CPU has no SIMD tier of ours (our scalar kernels are slower than
     /// candle's matmul) or the fast encoder cannot be built, with a log line saying so.
@@ -87,28 +87,28 @@ fn default_dev_for_stopping() -> usize {
 /// voice-style and a social-style variant (seeded), so one model serves every channel.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Augment {
+pub(crate) struct Augment {
     #[serde(default)]
-    pub voice: f64,
+    pub(crate) voice: f64,
     #[serde(default)]
-    pub social: f64,
+    pub(crate) social: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Task {
+pub(crate) struct Task {
     /// Head trained by this task (`intent.banking`, `emotion`, ...).
-    pub head: String,
+    pub(crate) head: String,
     /// Training data: `NAME:SPLIT` or a `.jsonl` file.
-    pub data: String,
+    pub(crate) data: String,
     /// Dev data (early stopping, calibration).
-    pub dev: String,
+    pub(crate) dev: String,
     /// Relative share of training batches; default: proportional to sqrt(size).
     #[serde(default)]
-    pub weight: Option<f64>,
+    pub(crate) weight: Option<f64>,
     /// Cap on training examples (deterministic subsample), to balance time.
     #[serde(default)]
-    pub max_examples: Option<usize>,
+    pub(crate) max_examples: Option<usize>,
 }
 
 fn default_max_len() -> usize {

@@ -8,7 +8,7 @@ use triage_core::model::HeadKind;
 use triage_core::text::Channel;
 
 /// Sigmoid when the data carries emotions and no intents (or the head is `emotion`).
-pub fn head_kind(head: &str, records: &[Record]) -> HeadKind {
+pub(crate) fn head_kind(head: &str, records: &[Record]) -> HeadKind {
     let has_intents = records.iter().any(|r| r.intent.is_some());
     let has_emotions = records.iter().any(|r| r.emotions.is_some());
     if head == "emotion" || (has_emotions && !has_intents) {
@@ -18,7 +18,7 @@ pub fn head_kind(head: &str, records: &[Record]) -> HeadKind {
     }
 }
 
-pub fn labels_of(kind: HeadKind, records: &[Record]) -> Vec<String> {
+pub(crate) fn labels_of(kind: HeadKind, records: &[Record]) -> Vec<String> {
     match kind {
         HeadKind::Softmax => data::label_set(records),
         HeadKind::Sigmoid => {
@@ -41,7 +41,9 @@ pub fn labels_of(kind: HeadKind, records: &[Record]) -> Vec<String> {
 
 /// Ekman and sentiment groupings and the frustration labels, for heads whose labels are
 /// goemotions' (what the emotion head and the policy read sentiment from).
-pub fn derived(labels: &[String]) -> (BTreeMap<String, BTreeMap<String, String>>, Vec<String>) {
+pub(crate) fn derived(
+    labels: &[String],
+) -> (BTreeMap<String, BTreeMap<String, String>>, Vec<String>) {
     let mut groupings = BTreeMap::new();
     let ekman: BTreeMap<String, String> = labels
         .iter()
@@ -65,14 +67,14 @@ pub fn derived(labels: &[String]) -> (BTreeMap<String, BTreeMap<String, String>>
     (groupings, frustration)
 }
 
-pub fn texts(records: &[Record]) -> Vec<(String, Channel)> {
+pub(crate) fn texts(records: &[Record]) -> Vec<(String, Channel)> {
     records
         .iter()
         .map(|r| (r.text.clone(), r.channel))
         .collect()
 }
 
-pub fn class_targets(records: &[Record], labels: &[String]) -> Vec<u32> {
+pub(crate) fn class_targets(records: &[Record], labels: &[String]) -> Vec<u32> {
     records
         .iter()
         .map(|r| {
@@ -82,7 +84,7 @@ pub fn class_targets(records: &[Record], labels: &[String]) -> Vec<u32> {
         .collect()
 }
 
-pub fn multi_hot(records: &[Record], labels: &[String]) -> Array2<f32> {
+pub(crate) fn multi_hot(records: &[Record], labels: &[String]) -> Array2<f32> {
     let mut y = Array2::zeros((records.len(), labels.len()));
     for (i, r) in records.iter().enumerate() {
         for e in r.emotions.iter().flatten() {
@@ -95,7 +97,11 @@ pub fn multi_hot(records: &[Record], labels: &[String]) -> Array2<f32> {
 }
 
 /// Keeps records that carry a label for this kind of head (and, for dev, a known label).
-pub fn usable(records: Vec<Record>, kind: HeadKind, labels: Option<&[String]>) -> Vec<Record> {
+pub(crate) fn usable(
+    records: Vec<Record>,
+    kind: HeadKind,
+    labels: Option<&[String]>,
+) -> Vec<Record> {
     records
         .into_iter()
         .filter(|r| match kind {

@@ -24,47 +24,47 @@ use triage_core::audit::{ReloadAudit, ReloadEvent, ReloadOutcome, BY_WATCH};
 
 /// One line of the audit log. Absent fields are left out.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct AuditLine {
+pub(crate) struct AuditLine {
     /// Set by [`AuditLog::write`].
-    pub time: String,
-    pub action: &'static str,
+    pub(crate) time: String,
+    pub(crate) action: &'static str,
     /// The API key's name (absent for a change found by the file watch).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// `watch` for a reload the file watch started.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<&'static str>,
-    pub outcome: String,
+    pub(crate) via: Option<&'static str>,
+    pub(crate) outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
+    pub(crate) tenant: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub(crate) method: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub route: Option<String>,
+    pub(crate) route: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    pub(crate) file: Option<String>,
     /// The bundle whose knowledge-base index reloaded (each has its own).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256_before: Option<String>,
+    pub(crate) sha256_before: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256_after: Option<String>,
+    pub(crate) sha256_after: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub added: Option<Vec<String>>,
+    pub(crate) added: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub removed: Option<Vec<String>>,
+    pub(crate) removed: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub changed: Option<Vec<String>>,
+    pub(crate) changed: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 impl AuditLine {
     /// A line for `action` started by `by` (a key's name, or [`BY_WATCH`]).
-    pub fn by(action: &'static str, by: &str, outcome: &str) -> Self {
+    pub(crate) fn by(action: &'static str, by: &str, outcome: &str) -> Self {
         let (key, via) = if by == BY_WATCH {
             (None, Some(BY_WATCH))
         } else {
@@ -81,27 +81,27 @@ impl AuditLine {
 }
 
 /// The JSON-lines file; the file is opened on first use and kept open.
-pub struct AuditLog {
+pub(crate) struct AuditLog {
     path: Option<PathBuf>,
     file: Mutex<Option<File>>,
 }
 
 impl AuditLog {
     /// The log at `path`; `None` writes nothing.
-    pub fn new(path: Option<&Path>) -> Self {
+    pub(crate) fn new(path: Option<&Path>) -> Self {
         Self {
             path: path.map(Path::to_path_buf),
             file: Mutex::new(None),
         }
     }
 
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
     /// Opens (creating it and its folder) the file now, so that a path that cannot be
     /// written stops start-up rather than losing the first lines.
-    pub fn open(&self) -> std::io::Result<()> {
+    pub(crate) fn open(&self) -> std::io::Result<()> {
         let mut slot = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             *slot = self.open_file()?;
@@ -125,7 +125,7 @@ impl AuditLog {
 
     /// Appends `line` with the current time. One `write` per line on a file opened for
     /// appending, under a lock: lines never interleave.
-    pub fn write(&self, mut line: AuditLine) {
+    pub(crate) fn write(&self, mut line: AuditLine) {
         if self.path.is_none() {
             return;
         }
@@ -159,10 +159,10 @@ impl AuditLog {
 }
 
 /// Reload events of core, for one bundle's knowledge base or the policy.
-pub struct ReloadAuditor {
-    pub log: std::sync::Arc<AuditLog>,
+pub(crate) struct ReloadAuditor {
+    pub(crate) log: std::sync::Arc<AuditLog>,
     /// The bundle, for knowledge-base events.
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
 }
 
 impl ReloadAudit for ReloadAuditor {

@@ -13,7 +13,7 @@
 //!
 //! Only the hash is stored, so the file (and its backups) cannot be used to call the
 //! server. The hash is a plain SHA-256, not a password hash such as argon2: a key is 32
-//! random bytes from the operating system ([`generate`]), so there is nothing to guess
+//! random bytes from the operating system (`generate`), so there is nothing to guess
 //! and no dictionary to slow down, and a slow hash would only cost every request time.
 //! A presented key is compared with every stored hash in constant time (`subtle`), so
 //! response times say nothing about how much of a hash matched.
@@ -90,7 +90,7 @@ pub struct Keys {
 impl Keys {
     /// Parses and checks a keys file: names unique, non-empty and without control
     /// characters, every hash 64 hex digits and unique.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, String> {
         let file: KeysToml = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut names = HashSet::new();
         let mut hashes = HashSet::new();
@@ -123,7 +123,8 @@ impl Keys {
         &self.entries
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
@@ -166,7 +167,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A new key: [`KEY_PREFIX`] and 32 random bytes from the operating system, in hex.
-pub fn generate() -> String {
+fn generate() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -311,7 +312,7 @@ pub fn load(file: &Path) -> Result<Keys, KeysError> {
 }
 
 /// The keys in force, swapped when the file changes.
-pub struct KeyRing {
+pub(crate) struct KeyRing {
     file: PathBuf,
     current: RwLock<Arc<Keys>>,
     /// When the watch re-reads the file.
@@ -321,7 +322,7 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// Loads `file`, which must exist and be valid.
-    pub fn load(file: &Path, audit: Arc<AuditLog>) -> Result<Self, KeysError> {
+    pub(crate) fn load(file: &Path, audit: Arc<AuditLog>) -> Result<Self, KeysError> {
         let settle = Settle::new(file);
         let keys = load(file)?;
         Ok(Self {
@@ -332,21 +333,17 @@ impl KeyRing {
         })
     }
 
-    pub fn current(&self) -> Arc<Keys> {
+    pub(crate) fn current(&self) -> Arc<Keys> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    pub fn file(&self) -> &Path {
-        &self.file
-    }
-
     /// Reads the file again; a valid, different file replaces the keys. Returns whether
     /// anything changed; on error the keys in force stay. Both are audited, with the
     /// names added, removed and changed (never a key or a hash).
-    pub fn reload(&self, by: &str) -> Result<bool, KeysError> {
+    fn reload(&self, by: &str) -> Result<bool, KeysError> {
         self.settle.reading(&self.file);
         let before = self.current();
         let line = |outcome: &str| AuditLine {
@@ -397,7 +394,7 @@ impl KeyRing {
 
     /// Checks the file every `every` from a background thread
     /// ([`triage_core::watch::spawn_weak`]), until the server's state is dropped.
-    pub fn watch(self: &Arc<Self>, every: Duration) {
+    pub(crate) fn watch(self: &Arc<Self>, every: Duration) {
         if every.is_zero() {
             return;
         }

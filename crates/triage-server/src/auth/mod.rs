@@ -1,6 +1,6 @@
 //! Who is calling, and what they may do: API keys sent as `Authorization: Bearer <key>`
 //! (or, from the agent console in a browser, as the `triage_key` cookie: see
-//! `console_cookie`) ([`keys`]), the role each route needs ([`roles`]), and the audit log ([`audit`]).
+//! `console_cookie`) ([`keys`]), the role each route needs ([`roles`]), and the audit log (`audit`).
 //! The middleware that applies them is `guard` (beside this module, since it works on
 //! the application state, which holds this one).
 //!
@@ -11,7 +11,7 @@
 //! reaches the port is meant to be admin. With a keys file, every route but the probes
 //! and the API description needs a key, whatever the address.
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod keys;
 pub mod roles;
 
@@ -29,16 +29,16 @@ use triage_core::tenant::Tenant;
 /// The caller of a request, attached to it by the middleware: handlers take the tenant
 /// from here, never from the request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
+pub(crate) struct Principal {
     /// The key's name (`anonymous` without keys).
-    pub name: String,
-    pub tenant: Tenant,
-    pub role: Role,
+    pub(crate) name: String,
+    pub(crate) tenant: Tenant,
+    role: Role,
 }
 
 impl Principal {
     /// Every caller of a server without keys.
-    pub fn anonymous() -> Self {
+    fn anonymous() -> Self {
         Self {
             name: "anonymous".into(),
             tenant: Tenant::default(),
@@ -75,7 +75,7 @@ enum Mode {
 }
 
 /// Authentication of one server.
-pub struct Auth {
+pub(crate) struct Auth {
     mode: Mode,
     public_metrics: bool,
     cors: Option<CorsLayer>,
@@ -86,7 +86,7 @@ impl Auth {
     /// Loads the keys (and watches their file), checks the bind address and the CORS
     /// origins, and opens the audit log: every way the configuration cannot be served
     /// safely stops start-up here, with a message that says what to do.
-    pub fn start(
+    pub(crate) fn start(
         config: &AuthConfig,
         addr: SocketAddr,
         audit: Arc<AuditLog>,
@@ -128,13 +128,13 @@ impl Auth {
     }
 
     /// What a matched route needs.
-    pub fn access(&self, route: &str) -> Access {
+    pub(crate) fn access(&self, route: &str) -> Access {
         roles::required(route, self.public_metrics)
     }
 
     /// The caller, from the `Authorization: Bearer` header; 401 `unauthorized` without
     /// one or with a key the server does not know.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, TriageError> {
+    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, TriageError> {
         let ring = match &self.mode {
             Mode::Open => return Ok(Principal::anonymous()),
             Mode::Keys(ring) => ring,
@@ -156,7 +156,11 @@ impl Auth {
     }
 
     /// 403 `forbidden` unless `principal` has at least `role`.
-    pub fn authorize(principal: &Principal, role: Role, route: &str) -> Result<(), TriageError> {
+    pub(crate) fn authorize(
+        principal: &Principal,
+        role: Role,
+        route: &str,
+    ) -> Result<(), TriageError> {
         if principal.role >= role {
             return Ok(());
         }
@@ -167,20 +171,12 @@ impl Auth {
     }
 
     /// The CORS layer, when origins are configured.
-    pub fn cors(&self) -> Option<CorsLayer> {
+    pub(crate) fn cors(&self) -> Option<CorsLayer> {
         self.cors.clone()
     }
 
-    pub fn audit(&self) -> &Arc<AuditLog> {
+    pub(crate) fn audit(&self) -> &Arc<AuditLog> {
         &self.audit
-    }
-
-    /// The keys in force (absent without keys).
-    pub fn keys(&self) -> Option<&Arc<KeyRing>> {
-        match &self.mode {
-            Mode::Keys(ring) => Some(ring),
-            Mode::Open => None,
-        }
     }
 }
 
@@ -210,7 +206,7 @@ fn console_cookie(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The cookie that carries an agent's key for the console (see [`console_cookie`]).
-pub const CONSOLE_COOKIE: &str = "triage_key";
+const CONSOLE_COOKIE: &str = "triage_key";
 
 /// CORS for the configured origins; none configured, no layer: browsers then refuse
 /// to let another site's page read any answer, and JSON bodies (which need a preflight)

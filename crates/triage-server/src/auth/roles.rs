@@ -28,7 +28,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Client, Role::Agent, Role::Admin];
+    const ALL: [Role; 3] = [Role::Client, Role::Agent, Role::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,14 +57,14 @@ impl std::str::FromStr for Role {
 
 /// What a route asks of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     Open,
     Needs(Role),
 }
 
 /// The access a matched route (axum's path pattern, e.g. `/v1/conversations/{id}`)
 /// needs. `public_metrics` opens `/metrics`.
-pub fn required(route: &str, public_metrics: bool) -> Access {
+pub(crate) fn required(route: &str, public_metrics: bool) -> Access {
     match route {
         "/health" | "/ready" | "/livez" | "/readyz" | "/docs" | "/openapi.json" => Access::Open,
         // The console's sign-in page: a form that keeps the key in a cookie; no data.

@@ -57,12 +57,12 @@ impl From<TriageError> for Failure {
 }
 
 impl Failure {
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+    fn invalid(message: impl Into<String>) -> Self {
         Failure::Core(TriageError::InvalidRequest(message.into()))
     }
 
     /// triage's own status for it, before a family maps it.
-    pub(crate) fn status(&self) -> StatusCode {
+    fn status(&self) -> StatusCode {
         match self {
             Failure::Core(e) => status_of(e),
             Failure::Unsupported { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -72,7 +72,7 @@ impl Failure {
     }
 
     /// The stable code of triage's own API (`invalid_request`, `batch_too_large`, ...).
-    pub(crate) fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             Failure::Core(e) => e.code(),
             Failure::Unsupported { .. } => "unsupported",
@@ -82,7 +82,7 @@ impl Failure {
     }
 
     /// The request field it is about, where one is.
-    pub(crate) fn param(&self) -> Option<&'static str> {
+    fn param(&self) -> Option<&'static str> {
         match self {
             Failure::Unsupported { param, .. } | Failure::Empty { param, .. } => Some(param),
             Failure::TooLong { .. } => Some("input"),
@@ -91,7 +91,7 @@ impl Failure {
         }
     }
 
-    pub(crate) fn message(&self) -> String {
+    fn message(&self) -> String {
         match self {
             Failure::Core(e) => e.to_string(),
             Failure::Unsupported { message, .. } | Failure::Empty { message, .. } => {
@@ -105,7 +105,7 @@ impl Failure {
     }
 
     /// Server-side failures are logged once, as triage's own errors are.
-    pub(crate) fn log(&self, family: &str) {
+    fn log(&self, family: &str) {
         if self.status().is_server_error() {
             tracing::error!(family, code = self.code(), error = %self.message(), "request failed");
         }
@@ -113,10 +113,7 @@ impl Failure {
 }
 
 /// The JSON body as `T`, with the checks of triage's own extractor (size, UTF-8, JSON).
-pub(crate) async fn read_json<T: DeserializeOwned>(
-    req: Request,
-    state: &AppState,
-) -> Result<T, Failure> {
+async fn read_json<T: DeserializeOwned>(req: Request, state: &AppState) -> Result<T, Failure> {
     ApiJson::<T>::from_request(req, state)
         .await
         .map(|ApiJson(t)| t)
@@ -124,7 +121,7 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
 }
 
 /// The query string as `T`; a malformed one is a validation error of the family.
-pub(crate) fn read_query<T: DeserializeOwned + Default>(req: &Request) -> Result<T, Failure> {
+fn read_query<T: DeserializeOwned + Default>(req: &Request) -> Result<T, Failure> {
     match req.uri().query() {
         None => Ok(T::default()),
         Some(_) => axum::extract::Query::<T>::try_from_uri(req.uri())
@@ -135,7 +132,7 @@ pub(crate) fn read_query<T: DeserializeOwned + Default>(req: &Request) -> Result
 
 /// What to do with a text longer than the bundle's encoder reads (`max_seq_len` tokens).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Truncate {
+enum Truncate {
     /// Refuse it ([`Failure::TooLong`]): TEI's default, and what OpenAI does.
     No,
     /// Keep its first tokens, as `/v1/*` always does.
@@ -146,19 +143,19 @@ pub(crate) enum Truncate {
 }
 
 /// Vectors of some texts from one bundle's encoder, with their token counts.
-pub(crate) struct Embedded {
-    pub classifier: Arc<Classifier>,
+struct Embedded {
+    classifier: Arc<Classifier>,
     /// One L2-normalised row per text, in order.
-    pub vectors: Array2<f32>,
+    vectors: Array2<f32>,
     /// Tokens the encoder read for each text (special tokens included).
-    pub tokens: Vec<usize>,
+    tokens: Vec<usize>,
 }
 
 /// Embeds `texts` exactly as `/v1/embed` does (same routing, normalisation, prefix and
 /// engine), so the vectors are the same. `check` sees the bundle picked before any
 /// encoder work (e.g. to refuse a head or dimension it lacks). The caller checks the
 /// batch size: its family words the limit its own way.
-pub(crate) async fn embed_texts(
+async fn embed_texts(
     state: &AppState,
     texts: Vec<String>,
     model: Option<String>,
@@ -207,10 +204,7 @@ pub(crate) async fn embed_texts(
 /// One message through the whole `/v1/classify` pipeline (routing, heads, policy and
 /// conversation memory, knowledge-base suggestions when `suggest` is set): the same
 /// function as that handler's, for the default tenant.
-pub(crate) async fn classify_one(
-    state: &AppState,
-    req: ClassifyRequest,
-) -> Result<ClassifyResponse, Failure> {
+async fn classify_one(state: &AppState, req: ClassifyRequest) -> Result<ClassifyResponse, Failure> {
     let started = Instant::now();
     let bundles = state.bundles()?.clone();
     let tenant = Tenant::default();

@@ -20,8 +20,8 @@ use std::time::Duration;
 use triage_core::policy::HandoffService;
 use triage_core::tenant::Tenant;
 
-pub const POLL: Duration = Duration::from_millis(500);
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(500);
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 struct Watch {
     handoff: Option<Arc<HandoffService>>,
@@ -32,7 +32,7 @@ struct Watch {
 
 #[utoipa::path(get, path = "/console/api/events", tag = "console",
     responses((status = 200, description = "`text/event-stream`: an event `queue` (data: the index stamp) whenever the caller's tenant's queue changes")))]
-pub async fn events(
+pub(crate) async fn events(
     State(state): State<AppState>,
     caller: Principal,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {

@@ -16,10 +16,10 @@
 //! replica behind a load balancer shows the same queue when the store is Redis. Every
 //! route needs the `agent` role and shows the caller's tenant's conversations only.
 
-pub mod events;
-pub mod overview;
-pub mod page;
-pub mod queue;
+pub(crate) mod events;
+pub(crate) mod overview;
+pub(crate) mod page;
+pub(crate) mod queue;
 
 use crate::AppState;
 use std::sync::Arc;
@@ -28,11 +28,11 @@ use triage_core::policy::HandoffService;
 
 /// Most conversations the overview reads from the index (a tenant with more in the last
 /// hour is summed over its newest this many).
-pub const OVERVIEW_MAX: usize = 5_000;
+const OVERVIEW_MAX: usize = 5_000;
 
 /// Runs `f` on the handoff service, on the blocking pool when the store does network
 /// I/O (Redis), as the other handlers do.
-pub(crate) async fn with_store<T: Send + 'static>(
+async fn with_store<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&HandoffService) -> Result<T, TriageError> + Send + 'static,
 ) -> Result<T, TriageError> {

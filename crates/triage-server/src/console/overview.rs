@@ -15,45 +15,45 @@ use std::collections::BTreeMap;
 use triage_core::policy::store::queue::QueueEntry;
 use triage_core::policy::{Action, ReasonCode};
 
-pub const WINDOW_MS: u64 = 3_600_000;
-pub const BUCKET_MS: u64 = 300_000;
+const WINDOW_MS: u64 = 3_600_000;
+const BUCKET_MS: u64 = 300_000;
 const BUCKETS: usize = (WINDOW_MS / BUCKET_MS) as usize;
 
 #[derive(Debug, Default, Serialize, PartialEq)]
-pub struct Count {
-    pub name: String,
-    pub count: usize,
+struct Count {
+    name: String,
+    count: usize,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
-pub struct Surge {
-    pub issue_type: String,
-    pub count: usize,
+struct Surge {
+    issue_type: String,
+    count: usize,
     /// Conversations per bucket, oldest first.
-    pub series: Vec<usize>,
+    series: Vec<usize>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
-pub struct Overview {
-    pub now_ms: u64,
-    pub window_ms: u64,
-    pub bucket_ms: u64,
+pub(crate) struct Overview {
+    now_ms: u64,
+    window_ms: u64,
+    bucket_ms: u64,
     /// Conversations whose newest turn is within the window.
-    pub conversations: usize,
+    conversations: usize,
     /// Per bucket, oldest first: conversations by action (`bot`, `clarify`, `handoff`).
-    pub series: BTreeMap<&'static str, Vec<usize>>,
+    series: BTreeMap<&'static str, Vec<usize>>,
     /// Share of the window's conversations the bot answered (0 to 1; 0 when none).
-    pub containment: f64,
+    containment: f64,
     /// Most frequent first.
-    pub intents: Vec<Count>,
-    pub reasons: Vec<Count>,
-    pub surges: Vec<Surge>,
+    intents: Vec<Count>,
+    reasons: Vec<Count>,
+    surges: Vec<Surge>,
 }
 
 #[utoipa::path(get, path = "/console/api/overview", tag = "console",
     responses((status = 200, description = "The last hour of the caller's tenant in 5-minute buckets: conversations by action, containment, intents, handoff reasons, surges"),
         (status = 503, description = "The conversation store is unreachable")))]
-pub async fn overview(
+pub(crate) async fn overview(
     State(state): State<AppState>,
     caller: Principal,
 ) -> Result<Json<Overview>, ApiError> {
@@ -67,7 +67,7 @@ pub async fn overview(
 }
 
 /// The overview of `entries` (any order) as of `now_ms`.
-pub fn summarise(entries: &[QueueEntry], now_ms: u64) -> Overview {
+fn summarise(entries: &[QueueEntry], now_ms: u64) -> Overview {
     let since = now_ms.saturating_sub(WINDOW_MS);
     let bucket =
         |at: u64| ((at.saturating_sub(since)) / BUCKET_MS).min(BUCKETS as u64 - 1) as usize;

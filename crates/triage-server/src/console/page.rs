@@ -16,7 +16,7 @@ const LOGIN_JS: &str = include_str!("assets/login.js");
 
 /// Scripts and styles from this server only; images only as inline data (the plots
 /// are inline SVG); requests to this server only; never framed.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
 
@@ -42,22 +42,22 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     (headers, body).into_response()
 }
 
-pub async fn html() -> Response {
+pub(crate) async fn html() -> Response {
     asset(HTML, "text/html; charset=utf-8")
 }
 
-pub async fn js() -> Response {
+pub(crate) async fn js() -> Response {
     asset(JS, "text/javascript; charset=utf-8")
 }
 
-pub async fn css() -> Response {
+pub(crate) async fn css() -> Response {
     asset(CSS, "text/css; charset=utf-8")
 }
 
-pub async fn login() -> Response {
+pub(crate) async fn login() -> Response {
     asset(LOGIN, "text/html; charset=utf-8")
 }
 
-pub async fn login_js() -> Response {
+pub(crate) async fn login_js() -> Response {
     asset(LOGIN_JS, "text/javascript; charset=utf-8")
 }

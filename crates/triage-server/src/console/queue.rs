@@ -13,38 +13,38 @@ use triage_core::error::TriageError;
 use triage_core::policy::store::queue::{queue_order, QueueEntry};
 
 /// Default and largest number of conversations listed.
-pub const DEFAULT_LIMIT: usize = 200;
-pub const MAX_LIMIT: usize = 1_000;
+const DEFAULT_LIMIT: usize = 200;
+const MAX_LIMIT: usize = 1_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Params {
-    pub limit: Option<usize>,
+pub(crate) struct Params {
+    limit: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Waiting {
+struct Waiting {
     #[serde(flatten)]
-    pub entry: QueueEntry,
+    entry: QueueEntry,
     /// Milliseconds since it started waiting for a person.
-    pub waiting_ms: u64,
+    waiting_ms: u64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct QueueResponse {
-    pub now_ms: u64,
+pub(crate) struct QueueResponse {
+    now_ms: u64,
     /// The index's stamp when read: `/console/api/events` announces a newer one.
-    pub stamp: u64,
+    stamp: u64,
     /// Conversations waiting, of which `conversations` lists the first `limit`.
-    pub waiting: usize,
-    pub conversations: Vec<Waiting>,
+    waiting: usize,
+    conversations: Vec<Waiting>,
 }
 
 #[utoipa::path(get, path = "/console/api/queue", tag = "console",
     params(("limit" = Option<usize>, Query, description = "How many to list, 1 to 1,000 (default 200)")),
     responses((status = 200, description = "`{now_ms, stamp, waiting, conversations}`: the caller's tenant's conversations handed off or asked to clarify, by priority, VIP, severity, newest first, each a queue entry (latest decision, intent, emotion, customer, channel, language, preview) with `waiting_ms`"),
         (status = 400, description = "`limit` out of range"), (status = 503, description = "The conversation store is unreachable")))]
-pub async fn queue(
+pub(crate) async fn queue(
     State(state): State<AppState>,
     caller: Principal,
     Query(params): Query<Params>,

@@ -31,18 +31,18 @@ use std::ops::Range;
 const ROW_BLOCK: usize = 96;
 
 /// The matrices every thread reads and writes parts of.
-pub struct Mats<'a> {
-    pub qkv: SharedMat<'a>,
-    pub ctx: SharedMat<'a>,
-    pub sum: SharedMat<'a>,
-    pub ffn: SharedMat<'a>,
+pub(crate) struct Mats<'a> {
+    pub(crate) qkv: SharedMat<'a>,
+    pub(crate) ctx: SharedMat<'a>,
+    pub(crate) sum: SharedMat<'a>,
+    pub(crate) ffn: SharedMat<'a>,
     /// `[batch, h]` sentence embeddings, or `[rows, h]` token states (see `Output`).
-    pub out: SharedMat<'a>,
+    pub(crate) out: SharedMat<'a>,
 }
 
 /// What a pass writes into `Mats::out`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     /// Mean-pooled, L2-normalised sentence embeddings (serving).
     Pooled,
     /// Every token's hidden state, stacked as in the batch (training's frozen-layer cache).
@@ -51,15 +51,15 @@ pub enum Output {
 
 /// How far a pass runs and what it returns.
 #[derive(Clone, Copy, Debug)]
-pub struct Pass {
+pub(crate) struct Pass {
     /// Layers to run from the bottom (at most all of them; 0 = the embeddings' output).
-    pub layers: usize,
-    pub output: Output,
+    pub(crate) layers: usize,
+    pub(crate) output: Output,
 }
 
 /// One thread's own buffers.
 #[derive(Default)]
-pub struct Private {
+pub(crate) struct Private {
     /// Normalised hidden states `[m, h]` (input of the next layer).
     xn: Vec<f32>,
     /// Normalised attention-block output `[m, h]` (input of the FFN).
@@ -69,12 +69,12 @@ pub struct Private {
 }
 
 /// Where each sentence's tokens sit in the stacked matrix.
-pub struct Batch<'a> {
-    pub ids: Vec<&'a [u32]>,
-    pub type_ids: Vec<&'a [u32]>,
+pub(crate) struct Batch<'a> {
+    pub(crate) ids: Vec<&'a [u32]>,
+    pub(crate) type_ids: Vec<&'a [u32]>,
     /// `(first row, length)` per sentence.
-    pub spans: Vec<(usize, usize)>,
-    pub rows: usize,
+    pub(crate) spans: Vec<(usize, usize)>,
+    pub(crate) rows: usize,
 }
 
 fn share(total: usize, t: usize, n: usize) -> Range<usize> {
@@ -152,7 +152,7 @@ fn norm_rows(src: &SharedMat, norm: &super::weights::Norm, eps: f32, m: usize, d
 
 /// Thread `t` of `n`'s share of the forward pass of `batch`.
 #[allow(clippy::too_many_arguments)]
-pub fn run_thread(
+pub(crate) fn run_thread(
     t: usize,
     n: usize,
     barrier: &Barrier,

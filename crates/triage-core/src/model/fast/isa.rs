@@ -29,8 +29,8 @@ pub enum Isa {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("instruction set {requested} is not available on this CPU (the best here is {best})")]
 pub struct IsaUnavailable {
-    pub requested: Isa,
-    pub best: Isa,
+    requested: Isa,
+    best: Isa,
 }
 
 impl Isa {
@@ -73,7 +73,7 @@ impl Isa {
     /// This tier if the CPU runs it, else scalar: what every safe entry point to a SIMD
     /// kernel dispatches on, so that no call can reach instructions the CPU lacks.
     #[inline]
-    pub fn checked(self) -> Isa {
+    pub(crate) fn checked(self) -> Isa {
         if self.supported() {
             self
         } else {
@@ -111,7 +111,7 @@ impl Isa {
     /// The AVX2 tier ships 7-bit weights; exact i32 dot products (VNNI, scalar) keep
     /// 8 bits on both sides. [`Self::int8_activation_max`] keeps the other choice one
     /// line away.
-    pub fn int8_weight_max(self) -> i8 {
+    pub(crate) fn int8_weight_max(self) -> i8 {
         match self {
             Isa::Avx2 => 63,
             _ => 127,
@@ -119,13 +119,13 @@ impl Isa {
     }
 
     /// Largest quantised activation on this tier (see [`Self::int8_weight_max`]).
-    pub fn int8_activation_max(self) -> u8 {
+    pub(crate) fn int8_activation_max(self) -> u8 {
         255
     }
 
     /// Columns per contiguous block of a packed weight panel: a tile's width, so that
     /// a tile streams its weights sequentially (`kernels` module comment).
-    pub fn panel_block(self) -> usize {
+    pub(crate) fn panel_block(self) -> usize {
         match self {
             Isa::Avx2 | Isa::AvxVnni => 16,
             Isa::Scalar | Isa::Avx512 => 64,
@@ -164,21 +164,21 @@ impl std::str::FromStr for Isa {
 pub(crate) mod x86 {
     use std::arch::is_x86_feature_detected as has;
 
-    pub fn avx2() -> bool {
+    pub(crate) fn avx2() -> bool {
         has!("avx2") && has!("fma")
     }
 
     /// AVX-VNNI: 256-bit `vpdpbusd` with a VEX encoding.
-    pub fn vex_vnni() -> bool {
+    pub(crate) fn vex_vnni() -> bool {
         has!("avxvnni")
     }
 
     /// AVX-512 VNNI with VL: the same 256-bit `vpdpbusd`, EVEX-encoded.
-    pub fn evex_vnni_256() -> bool {
+    pub(crate) fn evex_vnni_256() -> bool {
         has!("avx512vnni") && has!("avx512vl")
     }
 
-    pub fn avx512() -> bool {
+    pub(crate) fn avx512() -> bool {
         has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni") && avx2()
     }
 }

@@ -16,8 +16,8 @@
 //! their inputs per row at run time, except the first layer's feed-forward (f32).
 
 mod forward;
-pub mod isa;
-pub mod kernels;
+mod isa;
+mod kernels;
 mod ops;
 mod pool;
 mod shared;
@@ -81,7 +81,7 @@ impl EncoderKind {
     /// Names the encoder's numerics in cache keys: a change to what an encoder computes
     /// (int8's f32 first-layer feed-forward; 7-bit weights on the AVX2 tier) gets a new
     /// tag, so no stale vectors are read. `self` must be resolved (not `auto`).
-    pub fn cache_tag(self, isa: Isa) -> &'static str {
+    fn cache_tag(self, isa: Isa) -> &'static str {
         match self {
             EncoderKind::Candle | EncoderKind::Auto => "candle",
             EncoderKind::F32 => "f32",
@@ -123,11 +123,11 @@ pub struct EncoderInfo {
     /// The kernel tier of the fast encoder; `None` for candle.
     pub isa: Option<Isa>,
     /// Threads of the fast encoder's pool (candle: its rayon pool, not counted here).
-    pub threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
 }
 
 impl EncoderInfo {
-    pub fn candle() -> Self {
+    pub(crate) fn candle() -> Self {
         Self {
             kind: EncoderKind::Candle,
             isa: None,

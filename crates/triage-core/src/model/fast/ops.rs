@@ -39,7 +39,7 @@ fn sum_sq_dev(xs: &[f32], mean: f32) -> f32 {
 
 /// `out = LayerNorm(x)` for one row (two passes, f32 as in candle's fused kernel).
 #[inline(always)]
-pub fn layer_norm(x: &[f32], norm: &Norm, eps: f32, out: &mut [f32]) {
+pub(crate) fn layer_norm(x: &[f32], norm: &Norm, eps: f32, out: &mut [f32]) {
     let n = x.len() as f32;
     let mean = sum(x) / n;
     let inv = 1.0 / (sum_sq_dev(x, mean) / n + eps).sqrt();
@@ -50,7 +50,7 @@ pub fn layer_norm(x: &[f32], norm: &Norm, eps: f32, out: &mut [f32]) {
 
 /// Embeddings of one token (word + position + type), layer-normed into `out`.
 #[inline(always)]
-pub fn embed_token(w: &Weights, id: u32, pos: usize, type_id: u32, out: &mut [f32]) {
+pub(crate) fn embed_token(w: &Weights, id: u32, pos: usize, type_id: u32, out: &mut [f32]) {
     let h = w.hidden;
     let id = (id as usize).min(w.vocab - 1);
     let pos = pos.min(w.max_positions - 1);
@@ -116,7 +116,7 @@ fn max(xs: &[f32]) -> f32 {
 /// Both products are written as sums of scaled rows (over keys, then over head
 /// dimensions) so that they vectorise without horizontal reductions.
 #[inline(always)]
-pub fn attend(
+pub(crate) fn attend(
     qkv: &[f32],
     len: usize,
     hidden: usize,
@@ -178,7 +178,7 @@ pub fn attend(
 
 /// Mean of `rows` (`[len, h]`), L2-normalised, into `out`.
 #[inline(always)]
-pub fn mean_pool_normalize(rows: &[f32], len: usize, h: usize, out: &mut [f32]) {
+pub(crate) fn mean_pool_normalize(rows: &[f32], len: usize, h: usize, out: &mut [f32]) {
     out.fill(0.0);
     for r in 0..len {
         for (o, &x) in out.iter_mut().zip(&rows[r * h..(r + 1) * h]) {
@@ -198,7 +198,7 @@ pub fn mean_pool_normalize(rows: &[f32], len: usize, h: usize, out: &mut [f32]) 
 /// `tanh`-form GELU and ReLU, for configs that ask for them (the erf form is fused into
 /// the matmul).
 #[inline(always)]
-pub fn gelu_tanh(x: f32) -> f32 {
+pub(crate) fn gelu_tanh(x: f32) -> f32 {
     let c = (2.0 / std::f32::consts::PI).sqrt();
     0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
 }
@@ -208,7 +208,7 @@ pub fn gelu_tanh(x: f32) -> f32 {
 /// vectorises.
 #[inline(always)]
 #[allow(clippy::excessive_precision)]
-pub fn exp(x: f32) -> f32 {
+fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     // Round to nearest without a libm call: adding 1.5·2^23 drops the fraction bits.
     const MAGIC: f32 = 12_582_912.0;

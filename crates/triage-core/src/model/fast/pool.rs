@@ -27,7 +27,7 @@ const SPINS_BEFORE_YIELD: u32 = 256;
 
 /// A barrier for the `n` threads of one job. Poisoned when a thread panics, so the others
 /// unwind instead of waiting forever.
-pub struct Barrier {
+pub(crate) struct Barrier {
     n: usize,
     count: AtomicUsize,
     generation: AtomicUsize,
@@ -45,7 +45,7 @@ impl Barrier {
     }
 
     /// Returns when all `n` threads have called `wait` (same number of times).
-    pub fn wait(&self) {
+    pub(crate) fn wait(&self) {
         if self.n == 1 {
             return;
         }
@@ -94,7 +94,7 @@ struct Shared {
 // bump and their `pending` decrement, during which `run` does not return or write it.
 unsafe impl Sync for Shared {}
 
-pub struct Pool {
+pub(crate) struct Pool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
     /// Serialises `run` calls (the pool runs one job at a time).
@@ -104,7 +104,7 @@ pub struct Pool {
 impl Pool {
     /// A pool of `threads` (≥ 1): the caller of `run` is thread 0, so `threads - 1`
     /// workers are started.
-    pub fn new(threads: usize) -> Self {
+    pub(crate) fn new(threads: usize) -> Self {
         let n = threads.max(1);
         let shared = Arc::new(Shared {
             job: UnsafeCell::new(None),
@@ -148,14 +148,14 @@ impl Pool {
         }
     }
 
-    pub fn threads(&self) -> usize {
+    pub(crate) fn threads(&self) -> usize {
         self.workers.len() + 1
     }
 
     /// Runs `f(thread_index, barrier)` on every thread of the pool, the caller being
     /// thread 0, and returns when all have finished. A panic in any thread is re-raised
     /// here after every thread has left `f`.
-    pub fn run(&self, f: &(dyn Fn(usize, &Barrier) + Sync)) {
+    pub(crate) fn run(&self, f: &(dyn Fn(usize, &Barrier) + Sync)) {
         let _guard = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if self.workers.is_empty() {
             f(0, &self.shared.barrier);

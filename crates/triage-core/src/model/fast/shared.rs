@@ -7,7 +7,7 @@
 use std::marker::PhantomData;
 
 /// A row-major `rows × cols` f32 matrix borrowed mutably for the duration of one pool job.
-pub struct SharedMat<'a> {
+pub(crate) struct SharedMat<'a> {
     ptr: *mut f32,
     rows: usize,
     cols: usize,
@@ -21,7 +21,7 @@ unsafe impl Send for SharedMat<'_> {}
 unsafe impl Sync for SharedMat<'_> {}
 
 impl<'a> SharedMat<'a> {
-    pub fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+    pub(crate) fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
         assert!(data.len() >= rows * cols, "buffer too small");
         Self {
             ptr: data.as_mut_ptr(),
@@ -31,11 +31,11 @@ impl<'a> SharedMat<'a> {
         }
     }
 
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
-    pub fn cols(&self) -> usize {
+    pub(crate) fn cols(&self) -> usize {
         self.cols
     }
 
@@ -44,7 +44,7 @@ impl<'a> SharedMat<'a> {
     /// # Safety
     /// The caller must be the only thread writing the elements it writes through this
     /// pointer until the next barrier, and must stay inside the matrix.
-    pub unsafe fn ptr_at(&self, row: usize, col: usize) -> *mut f32 {
+    pub(crate) unsafe fn ptr_at(&self, row: usize, col: usize) -> *mut f32 {
         debug_assert!(row <= self.rows && col <= self.cols);
         // SAFETY: in bounds of the allocation per the assertion in `new` (row ≤ rows).
         unsafe { self.ptr.add(row * self.cols + col) }
@@ -55,28 +55,18 @@ impl<'a> SharedMat<'a> {
     /// # Safety
     /// No other thread may read or write these elements until the next barrier.
     #[allow(clippy::mut_from_ref)]
-    pub unsafe fn slice_mut(&self, row: usize, col: usize, len: usize) -> &mut [f32] {
+    pub(crate) unsafe fn slice_mut(&self, row: usize, col: usize, len: usize) -> &mut [f32] {
         assert!(row < self.rows && col + len <= self.cols, "out of bounds");
         // SAFETY: bounds checked above; exclusivity is the caller's promise.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(row * self.cols + col), len) }
     }
 
-    /// One row for reading.
-    ///
-    /// # Safety
-    /// No thread may write this row concurrently (call after the barrier that ends the
-    /// phase writing it).
-    pub unsafe fn row(&self, row: usize) -> &[f32] {
-        assert!(row < self.rows, "out of bounds");
-        // SAFETY: bounds checked above; no concurrent writer per the caller's promise.
-        unsafe { std::slice::from_raw_parts(self.ptr.add(row * self.cols), self.cols) }
-    }
-
-    /// The whole matrix for reading (same promise as `row`).
+    /// The whole matrix for reading (call after the barrier that ends the phase writing
+    /// it).
     ///
     /// # Safety
     /// No thread may write any part of the matrix concurrently.
-    pub unsafe fn all(&self) -> &[f32] {
+    pub(crate) unsafe fn all(&self) -> &[f32] {
         // SAFETY: the allocation holds rows × cols elements (checked in `new`).
         unsafe { std::slice::from_raw_parts(self.ptr, self.rows * self.cols) }
     }

@@ -8,13 +8,13 @@ use crate::model::config::BertConfig;
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Act {
+pub(crate) enum Act {
     GeluErf,
     GeluTanh,
     Relu,
 }
 
-pub enum Linear {
+pub(crate) enum Linear {
     F32(PackedF32),
     I8(PackedI8),
 }
@@ -34,14 +34,14 @@ impl Linear {
         }
     }
 
-    pub fn n(&self) -> usize {
+    pub(crate) fn n(&self) -> usize {
         match self {
             Linear::F32(p) => p.n,
             Linear::I8(p) => p.n,
         }
     }
 
-    pub fn panels(&self) -> usize {
+    pub(crate) fn panels(&self) -> usize {
         match self {
             Linear::F32(p) => p.panels(),
             Linear::I8(p) => p.panels(),
@@ -49,36 +49,36 @@ impl Linear {
     }
 }
 
-pub struct Norm {
-    pub gamma: Vec<f32>,
-    pub beta: Vec<f32>,
+pub(crate) struct Norm {
+    pub(crate) gamma: Vec<f32>,
+    pub(crate) beta: Vec<f32>,
 }
 
-pub struct LayerWeights {
+pub(crate) struct LayerWeights {
     /// Q, K and V fused: `[3h, h]`.
-    pub qkv: Linear,
-    pub out: Linear,
-    pub norm1: Norm,
-    pub ff1: Linear,
-    pub ff2: Linear,
-    pub norm2: Norm,
+    pub(crate) qkv: Linear,
+    pub(crate) out: Linear,
+    pub(crate) norm1: Norm,
+    pub(crate) ff1: Linear,
+    pub(crate) ff2: Linear,
+    pub(crate) norm2: Norm,
 }
 
-pub struct Weights {
-    pub hidden: usize,
-    pub heads: usize,
-    pub head_dim: usize,
-    pub inter: usize,
-    pub eps: f32,
-    pub act: Act,
-    pub vocab: usize,
-    pub max_positions: usize,
-    pub type_vocab: usize,
-    pub word: Vec<f32>,
-    pub position: Vec<f32>,
-    pub token_type: Vec<f32>,
-    pub emb_norm: Norm,
-    pub layers: Vec<LayerWeights>,
+pub(crate) struct Weights {
+    pub(crate) hidden: usize,
+    pub(crate) heads: usize,
+    pub(crate) head_dim: usize,
+    pub(crate) inter: usize,
+    pub(crate) eps: f32,
+    pub(crate) act: Act,
+    pub(crate) vocab: usize,
+    pub(crate) max_positions: usize,
+    pub(crate) type_vocab: usize,
+    pub(crate) word: Vec<f32>,
+    pub(crate) position: Vec<f32>,
+    pub(crate) token_type: Vec<f32>,
+    pub(crate) emb_norm: Norm,
+    pub(crate) layers: Vec<LayerWeights>,
 }
 
 struct Tensors {
@@ -125,7 +125,11 @@ impl Tensors {
 impl Weights {
     /// Packs `model`'s weights for the kernels of `isa` (int8 weights are quantised to
     /// the tier's range).
-    pub fn from_bert(model: &BertModel, precision: Precision, isa: Isa) -> Result<Self, String> {
+    pub(crate) fn from_bert(
+        model: &BertModel,
+        precision: Precision,
+        isa: Isa,
+    ) -> Result<Self, String> {
         let c: &BertConfig = &model.config;
         let t = Tensors {
             map: model.named_tensors().into_iter().collect(),

@@ -328,7 +328,7 @@ impl Policy {
     }
 
     /// Whether a surge of this issue type is watched (and so worth counting).
-    pub fn watches_surge(&self, issue: &str) -> bool {
+    pub(crate) fn watches_surge(&self, issue: &str) -> bool {
         surge::watched(&self.config, issue)
     }
 

@@ -5,7 +5,7 @@
 //! The trait is synchronous. The Redis store does network I/O and says so through
 //! [`ConversationStore::blocking`]; the server then calls it on tokio's blocking pool.
 //!
-//! Every key is a tenant's ([`scoped`]): a conversation id, or a surge issue, means
+//! Every key is a tenant's (`scoped`): a conversation id, or a surge issue, means
 //! something only within the tenant that sent it. Another tenant that sends the same id
 //! reads and writes a conversation of its own, and a tenant's surge counts only its own
 //! customers. The `default` tenant's keys are the bare ids, as they were before tenants.
@@ -15,7 +15,7 @@ pub mod queue;
 mod redis;
 
 pub use self::memory::MemoryStore;
-pub use self::queue::QueueEntry;
+pub(crate) use self::queue::QueueEntry;
 pub use self::redis::RedisStore;
 
 use super::feedback::Feedback;
@@ -29,12 +29,12 @@ use std::borrow::Cow;
 /// ids may not contain one (`classify::check_conversation_id`) and tenant names are
 /// identifiers, so no id of one tenant, the default included, can spell another
 /// tenant's key.
-pub const TENANT_SEP: char = '\u{1f}';
+const TENANT_SEP: char = '\u{1f}';
 
 /// The store key of `id` (a conversation id or a surge issue) within `tenant`: `id`
 /// itself for the default tenant, `{tenant}\u{1f}{id}` otherwise. `None` when `id`
 /// contains the separator: such an id names nothing, in any tenant.
-pub fn scoped<'a>(tenant: &Tenant, id: &'a str) -> Option<Cow<'a, str>> {
+pub(crate) fn scoped<'a>(tenant: &Tenant, id: &'a str) -> Option<Cow<'a, str>> {
     if id.contains(TENANT_SEP) {
         return None;
     }
@@ -46,7 +46,7 @@ pub fn scoped<'a>(tenant: &Tenant, id: &'a str) -> Option<Cow<'a, str>> {
 }
 
 /// The tenant part (absent for the default tenant) and the id of a [`scoped`] key.
-pub fn split(key: &str) -> (Option<&str>, &str) {
+fn split(key: &str) -> (Option<&str>, &str) {
     match key.split_once(TENANT_SEP) {
         Some((tenant, id)) => (Some(tenant), id),
         None => (None, key),
@@ -67,7 +67,7 @@ pub enum StoreError {
 
 /// A turn's size as the byte budget (`memory.max_conversation_bytes`) counts it: its
 /// JSON, as the Redis store keeps it.
-pub(crate) fn stored_size(turn: &StoredTurn) -> usize {
+fn stored_size(turn: &StoredTurn) -> usize {
     serde_json::to_vec(turn).map_or(0, |j| j.len())
 }
 
@@ -76,7 +76,7 @@ pub(crate) fn stored_size(turn: &StoredTurn) -> usize {
 /// append (fencing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnLock {
-    pub token: String,
+    token: String,
 }
 
 pub trait ConversationStore: Send + Sync {
@@ -191,7 +191,7 @@ pub trait ConversationStore: Send + Sync {
 
 /// The store the configuration asks for: Redis when `redis_url` is set, else in-process.
 /// Redis is not contacted here: a replica starts even while Redis is down.
-pub fn open(
+pub(crate) fn open(
     redis_url: Option<&str>,
     memory: &MemoryConfig,
 ) -> Result<Box<dyn ConversationStore>, StoreError> {

@@ -3,7 +3,7 @@
 //! can list the queue of conversations waiting for a person, and a supervisor can see
 //! the last hour at a glance, without reading every conversation's turns.
 //!
-//! Each store keeps the index next to the turns (in-process: [`MemoryQueue`]; Redis: a
+//! Each store keeps the index next to the turns (in-process: `MemoryQueue`; Redis: a
 //! sorted set and a hash per tenant, `redis/queue.rs`), so every replica shows the same
 //! queue. A *stamp* per tenant changes whenever an entry does: the console's live
 //! updates poll it (one cheap read) instead of subscribing to anything.
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// Characters of the newest message kept in an entry, for the queue's preview line.
-pub const PREVIEW_CHARS: usize = 160;
+const PREVIEW_CHARS: usize = 160;
 
 /// One conversation as the console's queue and overview see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -51,7 +51,7 @@ pub struct QueueEntry {
 impl QueueEntry {
     /// The entry of conversation `id` whose newest turn is `latest`, after `history`
     /// (the earlier turns, oldest first).
-    pub fn new(id: &str, history: &[StoredTurn], latest: &StoredTurn) -> Self {
+    pub(crate) fn new(id: &str, history: &[StoredTurn], latest: &StoredTurn) -> Self {
         let waiting = |t: &StoredTurn| t.handoff.policy_action() != Action::Bot;
         let waiting_since_ms = waiting(latest).then(|| {
             history
@@ -90,7 +90,7 @@ impl QueueEntry {
     }
 
     /// Whether the customer's tier is `vip` (any case).
-    pub fn is_vip(&self) -> bool {
+    fn is_vip(&self) -> bool {
         self.customer
             .as_ref()
             .and_then(|c| c.tier.as_deref())
@@ -119,7 +119,7 @@ pub fn queue_order(entries: &mut [QueueEntry]) {
 
 /// The in-process index (the memory store's): tenant → conversation id → entry.
 #[derive(Default)]
-pub struct MemoryQueue {
+pub(crate) struct MemoryQueue {
     tenants: HashMap<String, TenantQueue>,
 }
 
@@ -133,7 +133,7 @@ impl MemoryQueue {
     /// Keeps `entry` as the tenant's newest state of its conversation (unless a newer one
     /// is kept already); drops entries older than `ttl_ms` and, over `max` entries, the
     /// least recent.
-    pub fn note(
+    pub(crate) fn note(
         &mut self,
         tenant: &Tenant,
         entry: &QueueEntry,
@@ -170,7 +170,7 @@ impl MemoryQueue {
     }
 
     /// The tenant's entries with a turn within `ttl_ms`, newest first, at most `limit`.
-    pub fn latest(
+    pub(crate) fn latest(
         &self,
         tenant: &Tenant,
         limit: usize,
@@ -192,7 +192,7 @@ impl MemoryQueue {
         out
     }
 
-    pub fn stamp(&self, tenant: &Tenant) -> u64 {
+    pub(crate) fn stamp(&self, tenant: &Tenant) -> u64 {
         self.tenants.get(tenant.name()).map_or(0, |q| q.stamp)
     }
 }

@@ -13,7 +13,7 @@ use crate::eval::suite::TaskKind;
 use crate::metrics::{LabelMetrics, MultiLabelReport};
 use triage_core::model::HeadKind;
 
-pub enum Block {
+pub(crate) enum Block {
     Heading(u8, String),
     Para(String),
     List(Vec<String>),
@@ -22,9 +22,9 @@ pub enum Block {
     Plot(String),
 }
 
-pub struct Table {
-    pub header: Vec<String>,
-    pub rows: Vec<Vec<String>>,
+pub(crate) struct Table {
+    pub(crate) header: Vec<String>,
+    pub(crate) rows: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -50,7 +50,7 @@ fn shown(t: f64, marked: Option<f64>) -> bool {
     tenth || marked.is_some_and(|m| (m - t).abs() < 1e-6)
 }
 
-pub fn build(r: &EvalReport) -> Vec<Block> {
+pub(crate) fn build(r: &EvalReport) -> Vec<Block> {
     let mut b = vec![Block::Heading(1, format!("Evaluation report: {}", r.suite))];
     let bundles: Vec<String> = r
         .bundles()

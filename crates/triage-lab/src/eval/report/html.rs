@@ -46,7 +46,7 @@ fn inline(s: &str) -> String {
     out
 }
 
-pub fn render(report: &EvalReport) -> String {
+pub(crate) fn render(report: &EvalReport) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>triage eval: {}</title><style>{STYLE}</style></head><body>\n",
         esc(&report.suite)

@@ -8,7 +8,7 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-pub fn render(report: &EvalReport) -> String {
+pub(crate) fn render(report: &EvalReport) -> String {
     let mut out = String::new();
     let mut plots = 0;
     for block in build(report) {

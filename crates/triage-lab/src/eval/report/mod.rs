@@ -14,7 +14,7 @@ mod markdown;
 pub mod rasa;
 mod svg;
 
-pub use super::channels::ChannelFigures;
+pub(crate) use super::channels::ChannelFigures;
 use super::emotion::EmotionEval;
 use super::error::EvalError;
 use super::gate::Gate;
@@ -30,15 +30,15 @@ use triage_core::model::HeadKind;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
-    pub suite: String,
+    pub(crate) suite: String,
     /// UTC time the run finished, RFC 3339.
-    pub created: String,
+    pub(crate) created: String,
     /// `git rev-parse HEAD` of the working directory at run time (`-dirty` when tracked
     /// files outside `eval/reports/` were modified), or `unknown`.
-    pub code_commit: String,
-    pub triage_version: String,
-    pub seed: u64,
-    pub limit: Option<usize>,
+    pub(crate) code_commit: String,
+    pub(crate) triage_version: String,
+    pub(crate) seed: u64,
+    pub(crate) limit: Option<usize>,
     pub tasks: Vec<TaskReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handoff: Option<HandoffReport>,
@@ -50,45 +50,45 @@ pub struct EvalReport {
 pub struct TaskReport {
     pub name: String,
     /// `classification` or `retrieval`.
-    pub task_kind: TaskKind,
-    pub data: String,
-    pub head: String,
-    pub kind: HeadKind,
-    pub bundle: BundleRef,
+    pub(crate) task_kind: TaskKind,
+    pub(crate) data: String,
+    pub(crate) head: String,
+    pub(crate) kind: HeadKind,
+    pub(crate) bundle: BundleRef,
     pub n_examples: u64,
     /// Records of the data without the label this head needs (left out).
-    pub n_unlabelled: u64,
+    pub(crate) n_unlabelled: u64,
     /// Every headline figure by the name floors use (`accuracy`, `voice.gap`, ...).
     pub figures: BTreeMap<String, f64>,
     /// The suite's gold relabelling for this task (data label → head label), if any.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub label_map: BTreeMap<String, String>,
+    pub(crate) label_map: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub intent: Option<IntentEval>,
+    pub(crate) intent: Option<IntentEval>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub emotion: Option<EmotionEval>,
+    pub(crate) emotion: Option<EmotionEval>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub retrieval: Option<RetrievalTaskEval>,
+    pub(crate) retrieval: Option<RetrievalTaskEval>,
     /// Clean first, then each transform, with its gap to clean.
-    pub channels: Vec<ChannelFigures>,
+    pub(crate) channels: Vec<ChannelFigures>,
     /// Set when the suite trained this head before evaluating it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trained_head: Option<serde_json::Value>,
-    pub seconds: f64,
+    pub(crate) trained_head: Option<serde_json::Value>,
+    pub(crate) seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HandoffReport {
-    pub bundle: BundleRef,
-    pub figures: BTreeMap<String, f64>,
+    pub(crate) bundle: BundleRef,
+    pub(crate) figures: BTreeMap<String, f64>,
     #[serde(flatten)]
     pub eval: HandoffEval,
-    pub seconds: f64,
+    pub(crate) seconds: f64,
 }
 
 impl EvalReport {
     /// Every bundle the run used, once each.
-    pub fn bundles(&self) -> Vec<&BundleRef> {
+    fn bundles(&self) -> Vec<&BundleRef> {
         let mut out: Vec<&BundleRef> = Vec::new();
         let all = self
             .tasks
@@ -141,7 +141,7 @@ fn pretty(v: &serde_json::Value) -> Result<String, EvalError> {
     })
 }
 
-pub fn to_json(report: &EvalReport) -> Result<String, EvalError> {
+fn to_json(report: &EvalReport) -> Result<String, EvalError> {
     serde_json::to_string_pretty(report).map_err(|e| EvalError::Write {
         path: PathBuf::from("report.json"),
         source: e.into(),
@@ -150,7 +150,7 @@ pub fn to_json(report: &EvalReport) -> Result<String, EvalError> {
 
 /// The commit of the code in the working directory, `-dirty` if tracked files other than
 /// the committed reports differ.
-pub fn git_commit() -> String {
+pub(crate) fn git_commit() -> String {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)
@@ -182,7 +182,7 @@ pub fn git_commit() -> String {
 }
 
 /// Now as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn utc_now() -> String {
+pub(crate) fn utc_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -212,7 +212,7 @@ fn utc_from_unix(secs: u64) -> String {
 }
 
 /// `0.1234` as `0.1234`; a missing figure as `–`.
-pub(crate) fn fmt4(v: Option<f64>) -> String {
+fn fmt4(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "–".into())
 }
 

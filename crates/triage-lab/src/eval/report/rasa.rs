@@ -12,7 +12,7 @@ use crate::metrics::ClassificationReport;
 use serde_json::{json, Map, Value};
 
 /// How many confusions each label lists under `confused_with`.
-pub const CONFUSED_WITH: usize = 3;
+const CONFUSED_WITH: usize = 3;
 
 pub fn intent_report(r: &ClassificationReport) -> Value {
     let mut out = Map::new();
@@ -70,7 +70,7 @@ pub fn intent_report(r: &ClassificationReport) -> Value {
     Value::Object(out)
 }
 
-pub fn intent_errors(errors: &[IntentError]) -> Value {
+pub(crate) fn intent_errors(errors: &[IntentError]) -> Value {
     Value::Array(
         errors
             .iter()

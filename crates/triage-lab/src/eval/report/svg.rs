@@ -6,7 +6,7 @@ use crate::metrics::{CalibrationBin, HistogramBin};
 use std::fmt::Write as _;
 
 /// Escapes text for XML/HTML content and attributes.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -27,7 +27,7 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 150.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 46.0;
-pub const COLORS: [&str; 6] = [
+const COLORS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
 ];
 
@@ -126,20 +126,20 @@ fn legend(s: &mut String, f: &Frame, entries: &[(&str, &str)]) {
     }
 }
 
-pub struct Series<'a> {
-    pub name: &'a str,
-    pub points: Vec<(f64, f64)>,
+pub(crate) struct Series<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) points: Vec<(f64, f64)>,
 }
 
 /// A point to mark (the configured operating point), with its label.
-pub struct Mark {
-    pub x: f64,
-    pub y: Option<f64>,
-    pub label: String,
+pub(crate) struct Mark {
+    pub(crate) x: f64,
+    pub(crate) y: Option<f64>,
+    pub(crate) label: String,
 }
 
 /// The smallest of 1, 2, 2.5, 5 × 10^k that is at least `v` (an axis end).
-pub fn nice_ceil(v: f64) -> f64 {
+pub(crate) fn nice_ceil(v: f64) -> f64 {
     if !(v.is_finite() && v > 0.0) {
         return 1.0;
     }
@@ -153,7 +153,7 @@ pub fn nice_ceil(v: f64) -> f64 {
 
 /// Lines over x in [0, x_max] and y in [0, 1]; `mark` draws a dashed vertical line at
 /// its x (and a circle at its y).
-pub fn line_chart(
+pub(crate) fn line_chart(
     title: &str,
     x_label: &str,
     y_label: &str,
@@ -222,7 +222,7 @@ pub fn line_chart(
 
 /// Reliability diagram: accuracy per confidence bin against the diagonal, bar width =
 /// the bin, bar shade = share of examples in it.
-pub fn reliability(title: &str, bins: &[CalibrationBin]) -> String {
+pub(crate) fn reliability(title: &str, bins: &[CalibrationBin]) -> String {
     let f = Frame::new();
     let mut s = String::new();
     open(&mut s, title, W, H);
@@ -269,7 +269,7 @@ pub fn reliability(title: &str, bins: &[CalibrationBin]) -> String {
 /// Where the confidence of correct and of wrong predictions falls: per bin, the share of
 /// all correct predictions (green) next to the share of all wrong ones (red), so the
 /// wrong ones stay visible however few they are. Hovering a bar gives the count.
-pub fn histogram(title: &str, bins: &[HistogramBin]) -> String {
+pub(crate) fn histogram(title: &str, bins: &[HistogramBin]) -> String {
     let f = Frame::new();
     let mut s = String::new();
     open(&mut s, title, W, H);
@@ -341,7 +341,7 @@ pub fn histogram(title: &str, bins: &[HistogramBin]) -> String {
 /// Confusion heatmap: rows gold, columns predicted, shade = share of the gold row.
 /// Correct cells are blue, confusions red. Only non-empty cells are drawn, so a
 /// 151-label matrix stays small.
-pub fn heatmap(title: &str, labels: &[String], matrix: &[Vec<u64>]) -> String {
+pub(crate) fn heatmap(title: &str, labels: &[String], matrix: &[Vec<u64>]) -> String {
     let n = labels.len().max(1);
     let cell = (640.0 / n as f64).clamp(3.0, 18.0);
     let named = n <= 40;
@@ -414,7 +414,7 @@ pub fn heatmap(title: &str, labels: &[String], matrix: &[Vec<u64>]) -> String {
 }
 
 /// Horizontal bars in [0, 1] (channel comparison).
-pub fn bars(title: &str, items: &[(String, f64)]) -> String {
+pub(crate) fn bars(title: &str, items: &[(String, f64)]) -> String {
     let row = 24.0;
     let (label_w, bar_w) = (130.0, 300.0);
     let height = 40.0 + row * items.len() as f64 + 10.0;

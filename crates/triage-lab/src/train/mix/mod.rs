@@ -8,16 +8,16 @@
 //!   order" as anger 0.8; the upset copies keep the calm ones from washing anger out (the
 //!   failure of an earlier re-fit). Calm and upset counts are per source and capped, so
 //!   GoEmotions stays most of the mix.
-//! * [`support_mix`]: bitext with short and question forms ([`short_form`]), plus `oos`
+//! * [`support_mix`]: bitext with short and question forms (`short_form`), plus `oos`
 //!   negatives: clinc150's out-of-scope and off-domain intents, GoEmotions chit-chat and
-//!   turns without a request ([`noise::noise`]).
+//!   turns without a request (`noise::noise`).
 //!
 //! Every source is permissively licensed (bitext CDLA-Sharing-1.0, banking77 CC BY 4.0,
 //! clinc150 CC BY 3.0, GoEmotions Apache-2.0) and the added phrases are ours. Sampling is
 //! seeded: one seed, one mix.
 
-pub mod noise;
-pub mod short_form;
+mod noise;
+mod short_form;
 pub mod upset;
 
 use crate::data::{self, DataError, Record, Split};
@@ -27,7 +27,8 @@ use rand::{Rng, SeedableRng};
 use std::path::Path;
 
 /// The data sets every mix draws from (all permissively licensed; the recipe test checks).
-pub const SOURCES: [&str; 4] = [
+#[cfg(test)]
+pub(crate) const SOURCES: [&str; 4] = [
     "bitext_customer_support",
     "banking77",
     "clinc150",
@@ -35,12 +36,13 @@ pub const SOURCES: [&str; 4] = [
 ];
 
 /// Where `examples/signals_mix` writes the mixes the recipes read.
-pub const MIX_DIR: &str = "target/signals-mix/";
+#[cfg(test)]
+pub(crate) const MIX_DIR: &str = "target/signals-mix/";
 
 /// clinc150 intents that are not negatives for the support head: small talk a support bot
 /// answers or clarifies itself, and intents that overlap bitext's (orders, bills, cards at
 /// checkout, account access).
-pub const CLINC_NOT_OOS: [&str; 33] = [
+const CLINC_NOT_OOS: [&str; 33] = [
     "greeting",
     "goodbye",
     "thank_you",
@@ -78,15 +80,15 @@ pub const CLINC_NOT_OOS: [&str; 33] = [
 
 /// Per-source counts of a mix for one split (dev and test are an eighth of train).
 #[derive(Debug, Clone, Copy)]
-pub struct MixSizes {
-    pub calm: usize,
-    pub upset: usize,
-    pub oos: usize,
-    pub noise: usize,
+struct MixSizes {
+    calm: usize,
+    upset: usize,
+    oos: usize,
+    noise: usize,
 }
 
 impl MixSizes {
-    pub fn for_split(split: Split) -> Self {
+    fn for_split(split: Split) -> Self {
         match split {
             Split::Train => Self {
                 calm: 2000,

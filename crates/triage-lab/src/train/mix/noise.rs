@@ -35,7 +35,7 @@ const ROWS: [&str; 3] = ["qwertyuiop", "asdfghjkl", "zxcvbnm"];
 
 /// One turn without a request: a filler, a run along a keyboard row, random letters or a
 /// repeated key, in one to three words.
-pub fn noise(rng: &mut impl Rng) -> String {
+pub(crate) fn noise(rng: &mut impl Rng) -> String {
     match rng.gen_range(0..4) {
         0 => FILLERS.choose(rng).copied().unwrap_or("hmmm").to_string(),
         kind => {

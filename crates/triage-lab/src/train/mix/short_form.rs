@@ -67,7 +67,7 @@ static TAIL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The short form of a request, or `None` when nothing would change or too little is left.
-pub fn short_form(text: &str, rng: &mut impl Rng) -> Option<String> {
+pub(crate) fn short_form(text: &str, rng: &mut impl Rng) -> Option<String> {
     let mut s = text.trim().to_lowercase();
     s = NUMBERED.replace_all(&s, "my $2").into_owned();
     s = NAME.replace_all(&s, "").into_owned();
@@ -93,7 +93,7 @@ pub fn short_form(text: &str, rng: &mut impl Rng) -> Option<String> {
 }
 
 /// Question forms without a verb of request, per bitext intent: `{o}` is an order noun.
-pub const QUESTIONS: [(&str, &[&str]); 12] = [
+const QUESTIONS: [(&str, &[&str]); 12] = [
     (
         "track_order",
         &[
@@ -189,7 +189,7 @@ pub const QUESTIONS: [(&str, &[&str]); 12] = [
 ];
 
 /// Every question form, `{o}` filled with each order noun.
-pub fn questions() -> Vec<(String, &'static str)> {
+pub(crate) fn questions() -> Vec<(String, &'static str)> {
     QUESTIONS
         .iter()
         .flat_map(|(intent, forms)| {

@@ -12,7 +12,7 @@ use rand::Rng;
 /// the figure measures reading anger rather than recalling our sentences. (Capitals,
 /// exclamation marks, emoji and swear words are shared: they are signals, not phrases.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Markers {
+pub(crate) enum Markers {
     Training,
     HeldOut,
 }
@@ -29,7 +29,7 @@ pub enum Upset {
 }
 
 impl Upset {
-    pub fn labels(self) -> &'static [&'static str] {
+    pub(crate) fn labels(self) -> &'static [&'static str] {
         match self {
             Upset::Angry => &["anger", "annoyance"],
             Upset::FedUp => &["annoyance", "disappointment"],
@@ -159,7 +159,7 @@ pub fn upset_style(text: &str, rng: &mut impl Rng) -> (String, Upset) {
 }
 
 /// [`upset_style`] drawing its phrases from `markers`.
-pub fn upset_with(text: &str, markers: Markers, rng: &mut impl Rng) -> (String, Upset) {
+pub(crate) fn upset_with(text: &str, markers: Markers, rng: &mut impl Rng) -> (String, Upset) {
     let kind = match rng.gen_range(0..20) {
         0..=9 => Upset::Angry,
         10..=16 => Upset::FedUp,

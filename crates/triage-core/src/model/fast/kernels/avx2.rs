@@ -98,7 +98,7 @@ unsafe fn store_partial(p: *mut f32, x: __m256, lanes: usize) {
 /// # Safety
 /// The CPU has AVX2 + FMA.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn min_max(row: &[f32]) -> (f32, f32) {
+pub(crate) unsafe fn min_max(row: &[f32]) -> (f32, f32) {
     let mut lo = _mm256_set1_ps(f32::INFINITY);
     let mut hi = _mm256_set1_ps(f32::NEG_INFINITY);
     let mut chunks = row.chunks_exact(8);
@@ -129,7 +129,7 @@ pub unsafe fn min_max(row: &[f32]) -> (f32, f32) {
 /// # Safety
 /// The CPU has AVX2 + FMA; `out` is at least as long as `row`.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, max: u8, out: &mut [u8]) {
+pub(crate) unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, max: u8, out: &mut [u8]) {
     assert!(out.len() >= row.len());
     let (vi, vz) = (_mm256_set1_ps(inv), _mm256_set1_ps(z));
     let vmax = _mm256_set1_epi32(max as i32);
@@ -258,7 +258,7 @@ unsafe fn tile_f32<const R: usize>(
 /// # Safety
 /// As `super::gemm_f32`, plus: the CPU has AVX2 + FMA.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn gemm_f32(
+pub(crate) unsafe fn gemm_f32(
     a: &[f32],
     rows: Range<usize>,
     w: &PackedF32,
@@ -398,7 +398,7 @@ macro_rules! int8_gemm {
         /// # Safety
         /// As `super::gemm_i8`, plus: the CPU has this function's features.
         #[target_feature(enable = $features)]
-        pub unsafe fn $gemm(
+        pub(crate) unsafe fn $gemm(
             qa: &QuantRows,
             rows: Range<usize>,
             w: &PackedI8,
@@ -495,7 +495,7 @@ int8_gemm!(
 ///
 /// # Safety
 /// As `super::gemm_i8`, plus: [`Isa::AvxVnni`] is supported.
-pub unsafe fn gemm_i8_vnni(
+pub(crate) unsafe fn gemm_i8_vnni(
     qa: &QuantRows,
     rows: Range<usize>,
     w: &PackedI8,

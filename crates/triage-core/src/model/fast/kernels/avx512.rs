@@ -36,7 +36,7 @@ fn gelu_ps(x: __m512) -> __m512 {
 /// # Safety
 /// The CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn min_max(row: &[f32]) -> (f32, f32) {
+pub(crate) unsafe fn min_max(row: &[f32]) -> (f32, f32) {
     let mut lo = _mm512_set1_ps(f32::INFINITY);
     let mut hi = _mm512_set1_ps(f32::NEG_INFINITY);
     let mut i = 0;
@@ -56,7 +56,7 @@ pub unsafe fn min_max(row: &[f32]) -> (f32, f32) {
 /// # Safety
 /// The CPU has AVX-512F/BW; `out` is at least as long as `row`.
 #[target_feature(enable = "avx512f,avx512bw")]
-pub unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, max: u8, out: &mut [u8]) {
+pub(crate) unsafe fn quantize_row(row: &[f32], inv: f32, z: f32, max: u8, out: &mut [u8]) {
     assert!(out.len() >= row.len());
     let (vi, vz) = (_mm512_set1_ps(inv), _mm512_set1_ps(z));
     let zero = _mm512_setzero_si512();
@@ -180,7 +180,7 @@ unsafe fn tile_f32<const R: usize>(
 /// # Safety
 /// As `super::gemm_f32`, plus: the CPU has AVX-512F (checked by `Isa::detect`).
 #[target_feature(enable = "avx512f")]
-pub unsafe fn gemm_f32(
+pub(crate) unsafe fn gemm_f32(
     a: &[f32],
     rows: Range<usize>,
     w: &PackedF32,
@@ -298,7 +298,7 @@ unsafe fn tile_i8<const R: usize>(
 /// # Safety
 /// As `super::gemm_i8`, plus: the CPU has AVX-512F/BW and VNNI (`Isa::detect`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub unsafe fn gemm_i8(
+pub(crate) unsafe fn gemm_i8(
     qa: &QuantRows,
     rows: Range<usize>,
     w: &PackedI8,

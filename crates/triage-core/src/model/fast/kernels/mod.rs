@@ -25,45 +25,41 @@ use super::shared::SharedMat;
 use std::ops::Range;
 
 /// Output columns per packed panel.
-pub const NR: usize = 64;
+pub(crate) const NR: usize = 64;
 /// Rows per register tile of the AVX-512 kernels (6 rows × 4 vectors = 24 accumulators).
 const MR: usize = 6;
 
 /// A buffer whose slice starts on a 64-byte boundary (one cache line, one zmm load).
-pub struct Aligned<T> {
+struct Aligned<T> {
     buf: Vec<T>,
     off: usize,
     len: usize,
 }
 
 impl<T: Copy + Default> Aligned<T> {
-    pub fn zeroed(len: usize) -> Self {
+    fn zeroed(len: usize) -> Self {
         let extra = 64 / std::mem::size_of::<T>().max(1);
         let buf = vec![T::default(); len + extra];
         let off = buf.as_ptr().align_offset(64).min(extra);
         Self { buf, off, len }
     }
 
-    pub fn as_slice(&self) -> &[T] {
+    fn as_slice(&self) -> &[T] {
         &self.buf[self.off..self.off + self.len]
     }
 
-    pub fn as_mut_slice(&mut self) -> &mut [T] {
+    fn as_mut_slice(&mut self) -> &mut [T] {
         &mut self.buf[self.off..self.off + self.len]
     }
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 
 /// What happens to `acc + bias` before it is stored.
 #[derive(Clone, Copy)]
-pub enum Epilogue<'a> {
+pub(crate) enum Epilogue<'a> {
     None,
     /// GELU with the exact (erf) form, erf from a rational approximation (|error| < 1e-6).
     Gelu,
@@ -71,14 +67,14 @@ pub enum Epilogue<'a> {
     Residual(&'a [f32]),
 }
 
-pub use super::isa::Isa;
+pub(crate) use super::isa::Isa;
 
 /// An f32 weight matrix `[n, k]` (Hugging Face `Linear` layout: out × in), packed.
-pub struct PackedF32 {
-    pub k: usize,
-    pub n: usize,
+pub(crate) struct PackedF32 {
+    k: usize,
+    pub(crate) n: usize,
     /// Columns per block within a panel (see the module comment).
-    pub block: usize,
+    block: usize,
     data: Aligned<f32>,
     /// Bias padded to whole panels.
     bias: Vec<f32>,
@@ -86,7 +82,7 @@ pub struct PackedF32 {
 
 impl PackedF32 {
     /// Packs `w` (`[n, k]`) in column blocks of `block` (a divisor of `NR`).
-    pub fn pack(w: &[f32], bias: &[f32], n: usize, k: usize, block: usize) -> Self {
+    pub(crate) fn pack(w: &[f32], bias: &[f32], n: usize, k: usize, block: usize) -> Self {
         assert_eq!(w.len(), n * k, "weight shape");
         assert_eq!(bias.len(), n, "bias shape");
         assert!(
@@ -114,20 +110,19 @@ impl PackedF32 {
         }
     }
 
-    pub fn panels(&self) -> usize {
+    pub(crate) fn panels(&self) -> usize {
         self.n.div_ceil(NR)
     }
 }
 
 /// An int8 weight matrix `[n, k]`, quantised per output column and packed for VNNI.
-pub struct PackedI8 {
-    pub k: usize,
-    pub kp: usize,
-    pub n: usize,
+pub(crate) struct PackedI8 {
+    kp: usize,
+    pub(crate) n: usize,
     /// Largest quantised magnitude (127, or 63 for `vpmaddubsw`).
-    pub qmax: i8,
+    qmax: i8,
     /// Columns per block within a panel (see the module comment).
-    pub block: usize,
+    block: usize,
     data: Aligned<i8>,
     scale: Vec<f32>,
     colsum: Vec<i32>,
@@ -137,7 +132,14 @@ pub struct PackedI8 {
 impl PackedI8 {
     /// Quantises `w` (`[n, k]`) with magnitudes up to `qmax` (1..=127), packed in column
     /// blocks of `block` (a divisor of `NR`).
-    pub fn quantize(w: &[f32], bias: &[f32], n: usize, k: usize, qmax: i8, block: usize) -> Self {
+    pub(crate) fn quantize(
+        w: &[f32],
+        bias: &[f32],
+        n: usize,
+        k: usize,
+        qmax: i8,
+        block: usize,
+    ) -> Self {
         assert_eq!(w.len(), n * k, "weight shape");
         assert_eq!(bias.len(), n, "bias shape");
         assert!(qmax > 0, "qmax must be positive");
@@ -168,7 +170,6 @@ impl PackedI8 {
         let mut b = bias.to_vec();
         b.resize(panels * NR, 0.0);
         Self {
-            k,
             kp,
             n,
             qmax,
@@ -180,17 +181,17 @@ impl PackedI8 {
         }
     }
 
-    pub fn panels(&self) -> usize {
+    pub(crate) fn panels(&self) -> usize {
         self.n.div_ceil(NR)
     }
 }
 
 /// Rows of activations quantised to u8 with a scale and zero point per row.
-pub struct QuantRows {
-    pub kp: usize,
+pub(crate) struct QuantRows {
+    kp: usize,
     /// Largest quantised value: 255, or 127 where the kernel needs it
     /// ([`Isa::int8_activation_max`]).
-    pub max: u8,
+    max: u8,
     data: Aligned<u8>,
     scale: Vec<f32>,
     zero: Vec<i32>,
@@ -213,12 +214,12 @@ impl QuantRows {
     /// needed). The range always contains 0, so zero is exact (as in ONNX Runtime's
     /// dynamic quantisation). Rounding is to nearest, ties to even, on every path. The
     /// range is the one `isa`'s int8 kernel needs ([`Isa::int8_activation_max`]).
-    pub fn quantize(&mut self, isa: Isa, a: &[f32], m: usize, k: usize) {
+    pub(crate) fn quantize(&mut self, isa: Isa, a: &[f32], m: usize, k: usize) {
         self.quantize_to(isa, isa.int8_activation_max(), a, m, k)
     }
 
     /// As `quantize`, to `0..=max`, with `isa`'s SIMD code.
-    pub fn quantize_to(&mut self, isa: Isa, max: u8, a: &[f32], m: usize, k: usize) {
+    fn quantize_to(&mut self, isa: Isa, max: u8, a: &[f32], m: usize, k: usize) {
         assert!(a.len() >= m * k, "activations too short");
         assert!(max > 0, "max must be positive");
         let isa = isa.checked();
@@ -314,7 +315,7 @@ const ERF_BETA: [f32; 5] = [
     -1.426_474e-2,
 ];
 
-pub fn erf(x: f32) -> f32 {
+fn erf(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
     let p = ERF_ALPHA.iter().fold(0.0f32, |acc, &c| acc.mul_add(x2, c));
@@ -322,7 +323,7 @@ pub fn erf(x: f32) -> f32 {
     (x * p / q).clamp(-1.0, 1.0)
 }
 
-pub fn gelu(x: f32) -> f32 {
+fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
@@ -348,7 +349,7 @@ fn check_args(m: usize, k: usize, a_len: usize, lda: usize, out: &SharedMat, n: 
 /// # Safety
 /// No other thread may access the written block of `out` (those rows × the columns of
 /// `panels`) until the caller's next barrier; `Epilogue::Residual` must not alias `out`.
-pub unsafe fn gemm_f32(
+pub(crate) unsafe fn gemm_f32(
     isa: Isa,
     a: &[f32],
     rows: Range<usize>,
@@ -413,7 +414,7 @@ pub unsafe fn gemm_f32(
 ///
 /// # Safety
 /// As `gemm_f32`.
-pub unsafe fn gemm_i8(
+pub(crate) unsafe fn gemm_i8(
     isa: Isa,
     qa: &QuantRows,
     rows: Range<usize>,

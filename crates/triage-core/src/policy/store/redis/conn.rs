@@ -22,7 +22,7 @@ use std::time::Duration;
 
 /// Where the store's Redis is, as the URL says; checked without connecting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+enum Target {
     /// One server; the URL as the redis crate reads it.
     Single(String),
     Sentinel {
@@ -95,7 +95,7 @@ fn hosts(list: &str, default_port: u16) -> Result<Vec<(String, u16)>, String> {
 }
 
 impl Target {
-    pub fn parse(url: &str) -> Result<Self, Detail> {
+    fn parse(url: &str) -> Result<Self, Detail> {
         let url = url.trim();
         let lower = url.to_ascii_lowercase();
         let (scheme_len, sentinel) = if lower.starts_with(SENTINEL) {
@@ -173,7 +173,7 @@ impl Target {
 }
 
 /// The clients that open connections of one topology.
-pub enum Topology {
+pub(crate) enum Topology {
     Single(redis::Client),
     /// `SentinelClient` asks the Sentinels and caches its connections to them: one at a
     /// time.
@@ -184,7 +184,7 @@ pub enum Topology {
 impl Topology {
     /// The clients for `url`, with every connection's connect, read and write timeout
     /// `timeout`. Nothing is contacted.
-    pub fn open(url: &str, timeout: Duration) -> Result<Self, Detail> {
+    pub(crate) fn open(url: &str, timeout: Duration) -> Result<Self, Detail> {
         match Target::parse(url)? {
             Target::Single(url) => redis::Client::open(url)
                 .map(Self::Single)
@@ -247,14 +247,14 @@ impl Topology {
     }
 
     /// Whether keys must share hash tags to be used together (Lua scripts, pipelines).
-    pub fn is_cluster(&self) -> bool {
+    pub(crate) fn is_cluster(&self) -> bool {
         matches!(self, Self::Cluster(_))
     }
 
     /// A new connection with `timeout` on connect, reads and writes. Through Sentinel the
     /// master is asked for every new connection, so after a failover (the old
     /// connections fail and are dropped) the next one reaches the promoted replica.
-    pub fn connect(&self, timeout: Duration) -> RedisResult<Conn> {
+    pub(crate) fn connect(&self, timeout: Duration) -> RedisResult<Conn> {
         let single = |client: &redis::Client| -> RedisResult<Conn> {
             let conn = client.get_connection_with_timeout(timeout)?;
             conn.set_read_timeout(Some(timeout))?;
@@ -276,7 +276,7 @@ impl Topology {
 }
 
 /// A connection of any topology; `Commands` and pipelines work on it.
-pub enum Conn {
+pub(crate) enum Conn {
     Single(Connection),
     Cluster(Box<ClusterConnection>),
 }
@@ -342,7 +342,7 @@ impl ConnectionLike for Conn {
 /// not empty (else the whole key): the key's part before the tag holds no brace (prefix,
 /// tenant and kind are checked or fixed), and the `#` keeps the tag from being empty when
 /// `id` starts with `}`, so whatever braces `id` holds, all its keys hash the same text.
-pub fn tagged(id: &str) -> String {
+pub(crate) fn tagged(id: &str) -> String {
     format!("{{#{id}}}")
 }
 
