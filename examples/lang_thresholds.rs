@@ -70,8 +70,8 @@ fn main() -> anyhow::Result<()> {
             println!(
                 "| {name} | {} | {which} | {:.4} | {:.2} |",
                 scores.nrows(),
-                e.ekman_gold_macro_f1.unwrap_or(0.0),
-                e.served.labels_per_message
+                e.ekman_gold_macro_f1,
+                e.labels_per_message
             );
         }
     }

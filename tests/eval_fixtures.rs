@@ -171,7 +171,14 @@ fn emotion_report_matches_sklearn() {
     let mut s = spec(HeadKind::Sigmoid, labels.clone());
     s.thresholds = thresholds;
     let gold: Vec<Option<Vec<String>>> = gold.into_iter().map(Some).collect();
-    let e = emotion::evaluate(&s, &scores, &gold, &vec![None; gold.len()]).unwrap();
+    let e = emotion::evaluate(
+        &s,
+        &scores,
+        &gold,
+        &vec![None; gold.len()],
+        &vec!["en".to_string(); gold.len()],
+    )
+    .unwrap();
     let labels_report = e.labels.as_ref().unwrap();
     let want = &fx["expected"];
     close(

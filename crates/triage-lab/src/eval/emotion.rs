@@ -61,7 +61,7 @@ pub struct EmotionEval {
     pub(crate) frustration_auroc: Option<f64>,
     /// What the policy reads off every record, whatever its gold: on a set of calm
     /// requests (`calm_requests:test`) these are the calm figures of issue 15.
-    served: ServedFigures,
+    pub(crate) served: ServedFigures,
 }
 
 /// GoEmotions labels that read as anger toward the business; a calm request should carry
@@ -70,14 +70,14 @@ const ANGER_FAMILY: [&str; 4] = ["anger", "annoyance", "disgust", "disapproval"]
 
 /// Shares of records by what serving answers for them (no gold needed).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-struct ServedFigures {
+pub(crate) struct ServedFigures {
     /// Served sentiment label `negative`.
     negative_share: f64,
     /// At least one label of [`ANGER_FAMILY`] at or above its threshold.
     anger_share: f64,
     mean_frustration: f64,
     /// Labels at or above their thresholds, per record.
-    labels_per_message: f64,
+    pub(crate) labels_per_message: f64,
 }
 
 impl ServedFigures {

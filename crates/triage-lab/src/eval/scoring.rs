@@ -84,11 +84,7 @@ pub(crate) fn head<'a>(c: &'a Classifier, name: &str, task: &str) -> Result<&'a 
 }
 
 /// Sentence embeddings of `records`, each normalised for its own channel.
-pub(crate) fn embed(
-    c: &Classifier,
-    records: &[Record],
-    what: &str,
-) -> Result<Array2<f32>, EvalError> {
+pub fn embed(c: &Classifier, records: &[Record], what: &str) -> Result<Array2<f32>, EvalError> {
     let texts: Vec<(String, Channel)> = records
         .iter()
         .map(|r| (r.text.clone(), r.channel))
