@@ -86,7 +86,10 @@ impl Classifier {
                     }
                     Err(e) => {
                         // Cannot happen for weights candle loaded; serve rather than fail.
-                        tracing::error!(error = %e, "fast encoder unavailable, using candle");
+                        tracing::error!(
+                            error = %crate::cause::chain(&e).join("; "),
+                            "fast encoder unavailable, using candle"
+                        );
                         Arc::new(encoder)
                     }
                 }

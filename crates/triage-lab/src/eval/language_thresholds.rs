@@ -193,7 +193,10 @@ mod tests {
         assert!(c.ekman_gold_macro_f1 > at_half.ekman_gold_macro_f1);
         assert!((c.ekman_gold_macro_f1 - 1.0).abs() < 1e-9, "{c:?}");
         assert!(c.emotion_shift < 0.0 && c.neutral_shift > 0.0, "{c:?}");
-        // A label budget no shift can meet gives no choice rather than a silent pick.
-        assert_eq!(choose(&spec(), "xx", &scores, &gold, 0.1).unwrap(), None);
+        // A tight label budget is kept, whatever it costs; one no shift can meet gives no
+        // choice rather than a silent pick.
+        let tight = choose(&spec(), "xx", &scores, &gold, 0.5).unwrap().unwrap();
+        assert!(tight.labels_per_message <= 0.5, "{tight:?}");
+        assert_eq!(choose(&spec(), "xx", &scores, &gold, -1.0).unwrap(), None);
     }
 }

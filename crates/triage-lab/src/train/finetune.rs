@@ -122,6 +122,7 @@ fn frozen_encoder(recipe: &Recipe, base: &Bundle, config: &Config) -> Option<Fas
             Some(fast)
         }
         Err(error) => {
+            let error = triage_core::cause::chain(&error).join("; ");
             tracing::warn!(%error, "fast encoder unavailable: frozen layers cached by candle");
             None
         }

@@ -29,6 +29,16 @@ use super::tokenize::Encoded;
 use crate::cause::Detail;
 use forward::{Batch, Mats, Output, Pass, Private};
 pub use isa::{Isa, IsaUnavailable};
+pub use weights::WeightsError;
+
+/// Why the fast encoder could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum FastError {
+    #[error(transparent)]
+    Isa(#[from] IsaUnavailable),
+    #[error("cannot pack the model's weights for the fast encoder")]
+    Weights(#[from] WeightsError),
+}
 use ndarray::Array2;
 use pool::Pool;
 use serde::{Deserialize, Serialize};
@@ -167,7 +177,7 @@ pub struct FastEncoder {
 impl FastEncoder {
     /// Packs (and for int8 quantises) `model`'s weights for the best tier of this CPU;
     /// `threads` = 0 uses every core.
-    pub fn new(model: &BertModel, precision: Precision, threads: usize) -> Result<Self, String> {
+    pub fn new(model: &BertModel, precision: Precision, threads: usize) -> Result<Self, FastError> {
         Self::with_isa(model, precision, threads, Isa::best())
     }
 
@@ -178,8 +188,8 @@ impl FastEncoder {
         precision: Precision,
         threads: usize,
         isa: Isa,
-    ) -> Result<Self, String> {
-        let isa = Isa::resolve(Some(isa)).map_err(|e| e.to_string())?;
+    ) -> Result<Self, FastError> {
+        let isa = Isa::resolve(Some(isa))?;
         let threads = if threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {

@@ -81,28 +81,54 @@ pub(crate) struct Weights {
     pub(crate) layers: Vec<LayerWeights>,
 }
 
+/// Why a model's weights could not be packed for the fast encoder.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("tensor {0:?} is missing")]
+    Missing(String),
+    #[error("{name}: {found} values, expected {expected}")]
+    Shape {
+        name: String,
+        found: usize,
+        expected: usize,
+    },
+    #[error("{name}: cannot read as f32")]
+    Read {
+        name: String,
+        #[source]
+        source: candle_core::Error,
+    },
+}
+
 struct Tensors {
     map: HashMap<String, candle_core::Tensor>,
 }
 
 impl Tensors {
-    fn get(&self, name: &str, len: usize) -> Result<Vec<f32>, String> {
+    fn get(&self, name: &str, len: usize) -> Result<Vec<f32>, WeightsError> {
         let t = self
             .map
             .get(name)
-            .ok_or_else(|| format!("tensor {name:?} is missing"))?;
+            .ok_or_else(|| WeightsError::Missing(name.to_string()))?;
         let v = t
             .flatten_all()
             .and_then(|t| t.to_dtype(candle_core::DType::F32))
             .and_then(|t| t.to_vec1::<f32>())
-            .map_err(|e| format!("{name}: {e}"))?;
+            .map_err(|source| WeightsError::Read {
+                name: name.to_string(),
+                source,
+            })?;
         if v.len() != len {
-            return Err(format!("{name}: {} values, expected {len}", v.len()));
+            return Err(WeightsError::Shape {
+                name: name.to_string(),
+                found: v.len(),
+                expected: len,
+            });
         }
         Ok(v)
     }
 
-    fn norm(&self, prefix: &str, h: usize) -> Result<Norm, String> {
+    fn norm(&self, prefix: &str, h: usize) -> Result<Norm, WeightsError> {
         Ok(Norm {
             gamma: self.get(&format!("{prefix}.weight"), h)?,
             beta: self.get(&format!("{prefix}.bias"), h)?,
@@ -110,7 +136,12 @@ impl Tensors {
     }
 
     /// `[n, k]` weight and its bias (zeros when the layer has none).
-    fn linear(&self, prefix: &str, n: usize, k: usize) -> Result<(Vec<f32>, Vec<f32>), String> {
+    fn linear(
+        &self,
+        prefix: &str,
+        n: usize,
+        k: usize,
+    ) -> Result<(Vec<f32>, Vec<f32>), WeightsError> {
         let w = self.get(&format!("{prefix}.weight"), n * k)?;
         let bname = format!("{prefix}.bias");
         let b = if self.map.contains_key(&bname) {
@@ -129,7 +160,7 @@ impl Weights {
         model: &BertModel,
         precision: Precision,
         isa: Isa,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, WeightsError> {
         let c: &BertConfig = &model.config;
         let t = Tensors {
             map: model.named_tensors().into_iter().collect(),
