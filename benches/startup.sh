@@ -81,7 +81,8 @@ one_run() {
 }
 
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores," \
-    "$(grep -o 'avx512_vnni\|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+    "$(grep -o 'avx512_vnni\|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')" \
+    "${CPUMASK:+(masked by benches/cpumask to $CPUMASK: the server sees no more)}"
 echo "binary: $BIN; TRIAGE_ISA=${TRIAGE_ISA:-auto}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-6s %4s %10s %10s\n' run n ready_s kb_ready_s
 for i in $(seq 1 "$COLD"); do
