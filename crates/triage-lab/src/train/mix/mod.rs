@@ -132,6 +132,18 @@ fn sample(mut records: Vec<Record>, n: usize, rng: &mut StdRng) -> Vec<Record> {
     records
 }
 
+/// The data sets [`emotion_mix`] draws on (calm and upset requests come from banking77,
+/// clinc150 and bitext).
+pub const EMOTION_SOURCES: &[&str] = &[
+    "goemotions",
+    "banking77",
+    "clinc150",
+    "bitext_customer_support",
+];
+
+/// The data sets [`support_mix`] draws on.
+pub const SUPPORT_SOURCES: &[&str] = &["bitext_customer_support", "clinc150", "goemotions"];
+
 /// GoEmotions plus calm, upset and offensive customer requests (see the module docs).
 pub fn emotion_mix(root: &Path, split: Split, seed: u64) -> Result<Vec<Record>, DataError> {
     let sizes = MixSizes::for_split(split);
