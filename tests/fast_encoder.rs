@@ -67,7 +67,7 @@ fn fast_f32_matches_reference_embeddings_on_every_tier() {
 }
 
 /// Int8 on every tier against the independent reference embeddings: cosine ≥ 0.99 for
-/// every line (the AVX2 tier's 7-bit weights included).
+/// every line (the AVX2 tier's pair-bounded weights included).
 #[test]
 fn int8_stays_close_to_the_reference_embeddings_on_every_tier() {
     for model_dir in ["all-MiniLM-L6-v2", "multilingual-e5-small-zh-en"] {

@@ -10,7 +10,7 @@
 //! |---|---|---|---|
 //! | `avx512` | AVX-512 F/BW/VL + VNNI (Ice Lake, Sapphire Rapids, Zen 4) | `vpdpbusd` zmm | 16-wide FMA |
 //! | `avxvnni` | AVX2 + FMA and 256-bit VNNI: AVX-VNNI (VEX: Alder Lake, Zen 5) or AVX-512 VNNI+VL (EVEX) | `vpdpbusd` ymm | 8-wide FMA |
-//! | `avx2` | AVX2 + FMA (Haswell, Zen 1–3) | `vpmaddubsw` + `vpmaddwd`, 7-bit weights | 8-wide FMA |
+//! | `avx2` | AVX2 + FMA (Haswell, Zen 1–3) | `vpmaddubsw` + `vpmaddwd`, pair-bounded weights | 8-wide FMA |
 //! | `scalar` | nothing | plain Rust | plain Rust |
 
 use serde::{Deserialize, Serialize};
@@ -98,27 +98,30 @@ impl Isa {
         }
     }
 
-    /// Largest magnitude of a quantised int8 weight on this tier. `vpmaddubsw` adds two
-    /// u8·i8 products into a saturating i16: 255·127·2 = 64,770 would overflow, so one
-    /// side must lose a bit. Both were built and measured (benches/README.md):
-    /// - 7-bit weights (255·63·2 = 32,130; ONNX Runtime's `reduce_range`, oneDNN's weight
-    ///   scaling): every reference embedding of both base models within cosine 0.99;
-    ///   the default eval suite moved by up to 1.97 points (chnsenticorp 0.843 against
-    ///   its floor of 0.845);
-    /// - 7-bit activations (127·127·2 = 32,258): the suite moved by up to 0.94 points,
-    ///   but one MiniLM reference embedding fell to cosine 0.985 (the bar is 0.99).
-    ///
-    /// The AVX2 tier ships 7-bit weights; exact i32 dot products (VNNI, scalar) keep
-    /// 8 bits on both sides. [`Self::int8_activation_max`] keeps the other choice one
-    /// line away.
-    pub(crate) fn int8_weight_max(self) -> i8 {
+    /// The bound on `|q[2i]| + |q[2i+1]|`, the quantised weights of one column that
+    /// `vpmaddubsw` multiplies by two activations and adds into one saturating i16, or
+    /// `None` where the tier sums exactly in i32 (VNNI, scalar). With activations up to
+    /// 255, 255·127·2 = 64,770 would overflow, so one side must give: the three ways
+    /// built and measured (benches/README.md):
+    /// - 7-bit weights (|q| ≤ 63: ONNX Runtime's `reduce_range`, oneDNN's weight
+    ///   scaling): the default eval suite moved by up to 1.97 points (chnsenticorp);
+    /// - 7-bit activations (u ≤ 127): up to 0.94 points, but one MiniLM reference
+    ///   embedding fell to cosine 0.985 (the bar is 0.99);
+    /// - **a pair-sum bound** (shipped): each column's scale is chosen so that every
+    ///   adjacent pair sums to at most 32,767 / 255 = 128 in magnitude, so no i16 sum
+    ///   can saturate, while a weight whose neighbour is small keeps up to 8 bits. A
+    ///   column's step is `max pair / 127` instead of 7-bit's `max / 63`: the same in the
+    ///   worst case (two equal extremes side by side), finer in the usual one. On the
+    ///   suite against candle f32: largest move 0.80 points (7-bit weights: 1.97), mean
+    ///   0.12 (0.21), 8 of 73 figures over 0.3 points (13); the AVX-512 tier: 0.90, 0.10, 5.
+    pub(crate) fn int8_pair_max(self) -> Option<i32> {
         match self {
-            Isa::Avx2 => 63,
-            _ => 127,
+            Isa::Avx2 => Some(i16::MAX as i32 / self.int8_activation_max() as i32),
+            _ => None,
         }
     }
 
-    /// Largest quantised activation on this tier (see [`Self::int8_weight_max`]).
+    /// Largest quantised activation on this tier (see [`Self::int8_pair_max`]).
     pub(crate) fn int8_activation_max(self) -> u8 {
         255
     }

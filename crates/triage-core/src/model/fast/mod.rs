@@ -89,15 +89,14 @@ impl EncoderKind {
     }
 
     /// Names the encoder's numerics in cache keys: a change to what an encoder computes
-    /// (int8's f32 first-layer feed-forward; 7-bit weights on the AVX2 tier) gets a new
+    /// (int8's f32 first-layer feed-forward; pair-bounded weights on the AVX2 tier) gets a new
     /// tag, so no stale vectors are read. `self` must be resolved (not `auto`).
     fn cache_tag(self, isa: Isa) -> &'static str {
         match self {
             EncoderKind::Candle | EncoderKind::Auto => "candle",
             EncoderKind::F32 => "f32",
             EncoderKind::Int8 if isa.int8_activation_max() < 255 => "int8-a7-ffn0-f32",
-            EncoderKind::Int8 if isa.int8_weight_max() < 127 => "int8-w7-ffn0-f32",
-            EncoderKind::Int8 if isa.int8_activation_max() < 255 => "int8-a7-ffn0-f32",
+            EncoderKind::Int8 if isa.int8_pair_max().is_some() => "int8-wpair-ffn0-f32",
             EncoderKind::Int8 => "int8-ffn0-f32",
         }
     }

@@ -27,7 +27,7 @@ impl Linear {
                 b,
                 n,
                 k,
-                isa.int8_weight_max(),
+                isa.int8_pair_max(),
                 isa.panel_block(),
             )),
             Precision::F32 => Linear::F32(PackedF32::pack(w, b, n, k, isa.panel_block())),

@@ -12,8 +12,8 @@
 //! - int8 with `vpmaddubsw`: every 4-k group costs `vpmaddubsw` (u8·i8 pairs summed into
 //!   i16) + `vpmaddwd` by ones (pairs into i32) + `vpaddd`, and needs a vector of ones
 //!   and temporaries: 4 rows × 2 accumulators (14 registers in all), as ONNX Runtime's
-//!   MLAS U8S8 AVX2 kernel does. Weights are 7-bit so the i16 sums cannot saturate
-//!   ([`Isa::int8_weight_max`]);
+//!   MLAS U8S8 AVX2 kernel does. Each adjacent pair of a column's weights sums to at
+//!   most 128 in magnitude, so the i16 sums cannot saturate ([`Isa::int8_pair_max`]);
 //! - int8 with `vpdpbusd` (VEX or EVEX, 256-bit): one instruction and no temporaries, so
 //!   6 rows × 2 accumulators as for f32, and full 8-bit weights.
 
@@ -445,7 +445,7 @@ macro_rules! int8_gemm {
 }
 
 /// `vpmaddubsw` + `vpmaddwd` + `vpaddd`. Exact only while no pair sum exceeds i16,
-/// which the tier's 7-bit weights guarantee.
+/// which the tier's pair-bounded weights guarantee.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn dot_maddubs(acc: __m256i, x: __m256i, b: __m256i) -> __m256i {

@@ -16,8 +16,9 @@
 //! - activations: row-major, f32 with stride `k`, or u8 with stride `kp`
 //!   (`k` rounded up to 4; the padding meets zero weights).
 //!
-//! Int8 arithmetic: weights symmetric per output column (`w ≈ sw·q`, q ∈ [-127, 127], or
-//! [-63, 63] on the AVX2 tier: see [`Isa::int8_weight_max`]), activations asymmetric
+//! Int8 arithmetic: weights symmetric per output column (`w ≈ sw·q`, q ∈ [-127, 127]; on
+//! the AVX2 tier each adjacent pair also within |q[2i]| + |q[2i+1]| ≤ 128: see
+//! [`Isa::int8_pair_max`]), activations asymmetric
 //! per row (`a ≈ sa·(u − za)`, u ∈ [0, 255]), so
 //! `Σ a·w ≈ sa·sw·(Σ u·q − za·Σ q)`; `Σ q` per column is precomputed.
 
@@ -119,8 +120,9 @@ impl PackedF32 {
 pub(crate) struct PackedI8 {
     kp: usize,
     pub(crate) n: usize,
-    /// Largest quantised magnitude (127, or 63 for `vpmaddubsw`).
-    qmax: i8,
+    /// Largest `|q[2i]| + |q[2i+1]|` of any column: what one `vpmaddubsw` i16 sum
+    /// multiplies by an activation at most.
+    pair_sum_max: i32,
     /// Columns per block within a panel (see the module comment).
     block: usize,
     data: Aligned<i8>,
@@ -130,49 +132,73 @@ pub(crate) struct PackedI8 {
 }
 
 impl PackedI8 {
-    /// Quantises `w` (`[n, k]`) with magnitudes up to `qmax` (1..=127), packed in column
-    /// blocks of `block` (a divisor of `NR`).
+    /// Quantises `w` (`[n, k]`) to magnitudes up to 127 and, with `pair_max`, adjacent
+    /// pairs `(2i, 2i+1)` of a column to `|q[2i]| + |q[2i+1]| ≤ pair_max`
+    /// ([`Isa::int8_pair_max`]), packed in column blocks of `block` (a divisor of `NR`).
     pub(crate) fn quantize(
         w: &[f32],
         bias: &[f32],
         n: usize,
         k: usize,
-        qmax: i8,
+        pair_max: Option<i32>,
         block: usize,
     ) -> Self {
         assert_eq!(w.len(), n * k, "weight shape");
         assert_eq!(bias.len(), n, "bias shape");
-        assert!(qmax > 0, "qmax must be positive");
+        assert!(
+            pair_max.is_none_or(|p| p >= 2),
+            "pair_max must be at least 2"
+        );
         assert!(
             block > 0 && NR.is_multiple_of(block),
             "block must divide {NR}"
         );
-        let qm = qmax as f32;
         let kp = k.div_ceil(4) * 4;
         let panels = n.div_ceil(NR);
         let mut data = Aligned::zeroed(panels * kp * NR);
         let mut scale = vec![1.0f32; panels * NR];
         let mut colsum = vec![0i32; panels * NR];
+        let mut pair_sum_max = 0i32;
         let d = data.as_mut_slice();
         for col in 0..n {
             let row = &w[col * k..(col + 1) * k];
             let amax = row.iter().fold(0f32, |m, x| m.max(x.abs()));
-            let s = if amax > 0.0 { amax / qm } else { 1.0 };
+            // The step: the largest weight at 127, or, with a pair bound, the largest
+            // pair sum at `pair_max - 1` (rounding each of the two adds at most 1/2).
+            let s = match pair_max {
+                None => amax / 127.0,
+                Some(p) => {
+                    let pmax = row
+                        .chunks(2)
+                        .map(|c| c.iter().map(|x| x.abs()).sum::<f32>())
+                        .fold(0f32, f32::max);
+                    (pmax / (p - 1) as f32).max(amax / 127.0)
+                }
+            };
+            let s = if s > 0.0 { s } else { 1.0 };
             scale[col] = s;
             let (p, c) = (col / NR, col % NR);
             let base = p * kp * NR + (c / block) * kp * block + (c % block) * 4;
+            let mut prev = 0i32;
             for (kk, &x) in row.iter().enumerate() {
-                let q = (x / s).round().clamp(-qm, qm) as i8;
+                let q = (x / s).round().clamp(-127.0, 127.0) as i8;
                 colsum[col] += q as i32;
                 d[base + (kk / 4) * 4 * block + kk % 4] = q;
+                let mag = (q as i32).abs();
+                let pair = if kk % 2 == 1 { prev + mag } else { mag };
+                pair_sum_max = pair_sum_max.max(pair);
+                prev = mag;
             }
+        }
+        if let Some(p) = pair_max {
+            assert!(pair_sum_max <= p, "pair sum {pair_sum_max} over {p}");
         }
         let mut b = bias.to_vec();
         b.resize(panels * NR, 0.0);
         Self {
             kp,
             n,
-            qmax,
+            pair_sum_max,
             block,
             data,
             scale,
@@ -447,7 +473,7 @@ pub(crate) unsafe fn gemm_i8(
         Isa::Avx2 => {
             // Larger values could saturate `vpmaddubsw`'s i16 pair sums: wrong, not unsafe.
             assert!(
-                2 * w.qmax as i32 * qa.max as i32 <= i16::MAX as i32,
+                w.pair_sum_max * qa.max as i32 <= i16::MAX as i32,
                 "int8 ranges of another tier"
             );
             return unsafe { avx2::gemm_i8(qa, rows, w, panels, epi, out) };
@@ -634,8 +660,8 @@ mod tests {
                 );
                 assert_eq!(qa.scale, qv.scale);
                 assert_eq!(qa.zero, qv.zero);
-                let qmax = isa.int8_weight_max();
-                let packed = PackedI8::quantize(&w, &bias, n, k, qmax, isa.panel_block());
+                let packed =
+                    PackedI8::quantize(&w, &bias, n, k, isa.int8_pair_max(), isa.panel_block());
                 let got = run_i8(isa, &qv, &packed, m, Epilogue::None, true);
                 // Error bound: each product carries at most half a step of each factor.
                 for r in 0..m {
@@ -648,7 +674,7 @@ mod tests {
                             .fold(0f32, |x, y| x.max(y.abs()))
                             as f64;
                         let bound = k as f64
-                            * (amax * wmax / qmax as f64 + wmax * amax * 2.0 / amax_q as f64)
+                            * (amax * packed.scale[c] as f64 + wmax * amax * 2.0 / amax_q as f64)
                             * 0.5
                             + 1e-4;
                         let g = got[r * n + c] as f64;
@@ -660,14 +686,14 @@ mod tests {
                     }
                 }
                 // The typical error is far below the worst case: relative RMS under 2%
-                // (8-bit values) or 3% (the AVX2 tier's 7-bit weights).
+                // (8-bit values) or 3% (the AVX2 tier's pair-bounded weights).
                 let num: f64 = got
                     .iter()
                     .zip(&want)
                     .map(|(g, w)| (*g as f64 - w).powi(2))
                     .sum();
                 let den: f64 = want.iter().map(|w| w * w).sum();
-                let rel = if qmax == 127 && amax_q == 255 {
+                let rel = if isa.int8_pair_max().is_none() && amax_q == 255 {
                     0.02
                 } else {
                     0.03
@@ -694,7 +720,7 @@ mod tests {
         }
     }
 
-    /// The worst case for `vpmaddubsw`: activations at 255 and weights at ±qmax in
+    /// The worst case for `vpmaddubsw`: activations at 255 and weights at their extremes in
     /// adjacent positions. With the tier's weight range no i16 sum saturates, so every
     /// tier agrees with the exact scalar integers.
     #[test]
@@ -711,7 +737,6 @@ mod tests {
             })
             .collect();
         for isa in isas() {
-            let qmax = isa.int8_weight_max();
             // Columns of equal-signed extremes, of alternating signs, and of mixtures.
             let w: Vec<f32> = (0..n * k)
                 .map(|i| {
@@ -725,7 +750,8 @@ mod tests {
                 })
                 .collect();
             let bias = vec![0.0; n];
-            let packed = PackedI8::quantize(&w, &bias, n, k, qmax, isa.panel_block());
+            let packed =
+                PackedI8::quantize(&w, &bias, n, k, isa.int8_pair_max(), isa.panel_block());
             let mut qa = QuantRows::default();
             qa.quantize(isa, &a, m, k);
             assert!(qa.data.as_slice()[..k].iter().all(|&u| u == qa.max));
@@ -740,7 +766,8 @@ mod tests {
                     scalar[i]
                 );
                 // Within the quantisation bound (values and weights are at most 1).
-                let bound = k as f64 * (1.0 / qa.max as f64 + 1.0 / qmax as f64) * 0.5 + 1e-4;
+                let step = packed.scale[i % n] as f64;
+                let bound = k as f64 * (1.0 / qa.max as f64 + step) * 0.5 + 1e-4;
                 assert!(
                     (simd[i] as f64 - want[i]).abs() <= bound,
                     "{isa:?} [{i}]: {} vs {}",
@@ -749,6 +776,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The AVX2 tier's weights: no adjacent pair over 128 even where the two largest
+    /// weights of a column sit side by side, and on bell-shaped weights (as a BERT's are)
+    /// a step well under the 7-bit weights' `max / 63` it replaced.
+    #[test]
+    fn pair_bounded_weights_cannot_saturate_and_keep_more_precision() {
+        let (n, k) = (64, 384);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+        // Sums of uniforms: roughly normal, with a few large weights.
+        let mut w: Vec<f32> = (0..n * k)
+            .map(|_| (0..4).map(|_| rng.gen_range(-1.0f32..1.0)).sum())
+            .collect();
+        // Column 0: its two largest weights adjacent and of one sign (the worst case).
+        w[10] = 5.0;
+        w[11] = 5.0;
+        let bias = vec![0.0; n];
+        let pair = Isa::Avx2.int8_pair_max();
+        assert_eq!(pair, Some(128));
+        let packed = PackedI8::quantize(&w, &bias, n, k, pair, Isa::Avx2.panel_block());
+        assert!(packed.pair_sum_max <= 128, "{}", packed.pair_sum_max);
+        assert!(packed.pair_sum_max * 255 <= i16::MAX as i32);
+        let mut finer = 0.0;
+        for c in 0..n {
+            let amax = w[c * k..(c + 1) * k]
+                .iter()
+                .fold(0f32, |m, x| m.max(x.abs()));
+            let seven_bit = amax / 63.0;
+            assert!(packed.scale[c] <= seven_bit * 1.01, "column {c}");
+            finer += seven_bit / packed.scale[c] / n as f32;
+        }
+        // Column 0 gains nothing (10/127 against 5/63); on average the step is 1.3× finer.
+        assert!(finer > 1.25, "mean step ratio {finer}");
+        let full = PackedI8::quantize(&w, &bias, n, k, None, Isa::Avx512.panel_block());
+        assert!(
+            full.pair_sum_max > 128,
+            "the unbounded packing would saturate here"
+        );
     }
 
     #[test]
