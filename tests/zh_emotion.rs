@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::time::Instant;
 use triage_core::api::ClassifyRequest;
 use triage_core::classify::Classifier;
 use triage_core::config::Config;
@@ -15,23 +14,17 @@ use triage_lab::data::read_jsonl;
 use triage_lab::eval::language_thresholds::shifted;
 
 fn emotions(c: &Classifier, texts: &[String], lang: Option<&str>) -> Vec<EmotionResult> {
-    let reqs: Vec<ClassifyRequest> = texts
-        .iter()
-        .map(|t| ClassifyRequest {
-            text: Some(t.clone()),
-            lang: lang.map(String::from),
-            ..ClassifyRequest::default()
-        })
-        .collect();
-    let prepared = c.prepare_all(&reqs).expect("valid requests");
-    c.classify_blocking(prepared, Instant::now())
-        .expect("classified")
-        .into_iter()
-        .map(|r| {
-            assert_eq!(r.lang, lang.unwrap_or("zh"), "language detected as Chinese");
-            r.emotion.expect("emotion")
-        })
-        .collect()
+    common::classify_texts(c, texts, |text| ClassifyRequest {
+        text: Some(text),
+        lang: lang.map(String::from),
+        ..ClassifyRequest::default()
+    })
+    .into_iter()
+    .map(|r| {
+        assert_eq!(r.lang, lang.unwrap_or("zh"), "language detected as Chinese");
+        r.emotion.expect("emotion")
+    })
+    .collect()
 }
 
 fn mean_labels(e: &[EmotionResult]) -> f64 {

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::time::Instant;
 use triage_core::api::ClassifyRequest;
 use triage_core::classify::Classifier;
 use triage_core::config::Config;
@@ -25,24 +24,18 @@ fn messages() -> Vec<String> {
 }
 
 fn classify(c: &Classifier, texts: &[String], set: &str) -> Vec<(String, Vec<String>)> {
-    let reqs: Vec<ClassifyRequest> = texts
-        .iter()
-        .map(|t| ClassifyRequest {
-            text: Some(t.clone()),
-            intent_set: Some(set.to_string()),
-            ..ClassifyRequest::default()
-        })
-        .collect();
-    let prepared = c.prepare_all(&reqs).expect("valid requests");
-    c.classify_blocking(prepared, Instant::now())
-        .expect("classified")
-        .into_iter()
-        .map(|r| {
-            let intent = r.intent.expect("intent").label;
-            let emotion = r.emotion.expect("emotion").labels;
-            (intent, emotion)
-        })
-        .collect()
+    common::classify_texts(c, texts, |text| ClassifyRequest {
+        text: Some(text),
+        intent_set: Some(set.to_string()),
+        ..ClassifyRequest::default()
+    })
+    .into_iter()
+    .map(|r| {
+        let intent = r.intent.expect("intent").label;
+        let emotion = r.emotion.expect("emotion").labels;
+        (intent, emotion)
+    })
+    .collect()
 }
 
 #[test]

@@ -289,3 +289,16 @@ pub fn stored_turn(at_ms: u64, text: &str) -> StoredTurn {
         model: None,
     }
 }
+
+/// Each text through the classifier's blocking path as one batch, every request made by
+/// `request` from its text (a language, an intent set…); the answers in input order.
+pub fn classify_texts(
+    c: &triage_core::classify::Classifier,
+    texts: &[String],
+    request: impl Fn(String) -> triage_core::api::ClassifyRequest,
+) -> Vec<triage_core::api::ClassifyResponse> {
+    let reqs: Vec<_> = texts.iter().map(|t| request(t.clone())).collect();
+    let prepared = c.prepare_all(&reqs).expect("valid requests");
+    c.classify_blocking(prepared, std::time::Instant::now())
+        .expect("classified")
+}
