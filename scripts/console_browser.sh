@@ -2,7 +2,8 @@
 # The agent console in a real browser (issue 19): headless Chromium driven through
 # WebDriver (Debian's chromium + chromium-driver; the driver's path is given explicitly,
 # so Selenium Manager downloads nothing) by Python selenium in a venv, against
-# `target/release/triage serve`. Runs tests/browser/test_console.py: the queue, a
+# `target/release/triage serve` with an API key file. Runs tests/browser/test_console.py:
+# sign-in (the key returned as an HttpOnly cookie), the queue, a
 # conversation with reasons and suggestions (empathy first), feedback that shows in
 # GET /v1/conversations/{id}, a live new turn, markup in a message shown as text, and
 # the first load (bytes asserted, time reported) with 1,000 conversations in the store.
@@ -21,6 +22,14 @@ if [ -z "$chromium" ] || [ -z "$driver" ]; then
     exit 1
 fi
 py_venv "$venv" 'selenium>=4.10,<5'
+# The server has API keys, as a deployed one does: the browser signs in on the console's
+# page with an agent key (an HttpOnly cookie comes back) and the test's own calls send it.
+cargo build --release --quiet --bin triage
+keys=target/console-browser-keys.toml
+rm -f "$keys"
+key=$(target/release/triage keys add --name browser-agent --role agent --file "$keys" 2>/dev/null)
+export TRIAGE_KEYS_FILE=$keys
 serve_triage target/console-browser-serve.log
 run_or_show_log "$venv/bin/python" tests/browser/test_console.py "http://127.0.0.1:$port" \
-    --chromium "$chromium" --driver "$driver" ${CONSOLE_SCREENSHOT:+--screenshot "$CONSOLE_SCREENSHOT"}
+    --chromium "$chromium" --driver "$driver" --key "$key" \
+    ${CONSOLE_SCREENSHOT:+--screenshot "$CONSOLE_SCREENSHOT"}

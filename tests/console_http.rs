@@ -55,13 +55,19 @@ fn get(s: &TestServer, path: &str, key: Option<&str>) -> Reply {
 
 /// A GET with one extra header, redirects not followed.
 fn get_with(s: &TestServer, path: &str, header: Option<(&str, String)>) -> Reply {
+    let headers: Vec<(&str, String)> = header.into_iter().collect();
+    send(s, "GET", path, &headers)
+}
+
+/// Any method without a body, with these headers, redirects not followed.
+fn send(s: &TestServer, method: &str, path: &str, headers: &[(&str, String)]) -> Reply {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(60))
         .redirects(0)
         .build();
-    let mut req = agent.get(&s.url(path));
-    if let Some((name, value)) = header {
-        req = req.set(name, &value);
+    let mut req = agent.request(method, &s.url(path));
+    for (name, value) in headers {
+        req = req.set(name, value);
     }
     let resp = match req.call() {
         Ok(r) => r,
@@ -297,6 +303,49 @@ fn client_keys_are_refused_and_tenants_see_their_own_queue() {
         get_with(&s, "/console/api/queue", cookie("tk_nope")).status,
         401
     );
+    // Signing in: the page sends the key once as a bearer token and gets it back as a
+    // cookie no script can read (HttpOnly), sent only by triage's own pages (Strict).
+    let bearer = |k: &str| ("authorization", format!("Bearer {k}"));
+    let signed = send(&s, "POST", "/console/session", &[bearer(&agent)]);
+    assert_eq!(signed.status, 204);
+    let set = signed.header("set-cookie");
+    assert!(set.starts_with(&format!("triage_key={agent};")), "{set}");
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(set.split("; ").any(|p| p == part), "{part} in {set}");
+    }
+    assert!(!set.contains("Secure"), "plain http: {set}");
+    let behind_tls = send(
+        &s,
+        "POST",
+        "/console/session",
+        &[bearer(&agent), ("x-forwarded-proto", "https".into())],
+    );
+    assert!(behind_tls.header("set-cookie").ends_with("; Secure"));
+    // The cookie it set opens the console.
+    let value = set.split(';').next().unwrap().to_string();
+    assert_eq!(
+        get_with(&s, "/console", Some(("cookie", value))).status,
+        200
+    );
+    // A key without the agent role, an unknown key or none: refused, nothing set.
+    for (headers, status) in [
+        (vec![bearer(&client)], 403),
+        (vec![bearer("tk_nope")], 401),
+        (vec![], 401),
+    ] {
+        let r = send(&s, "POST", "/console/session", &headers);
+        assert_eq!(r.status, status);
+        assert_eq!(r.header("set-cookie"), "", "{status}");
+    }
+    // Signed in by cookie alone there is no key to set again; signing out expires it.
+    assert_eq!(
+        send(&s, "POST", "/console/session", &[cookie(&agent).unwrap()]).status,
+        422
+    );
+    let out = send(&s, "DELETE", "/console/session", &[cookie(&agent).unwrap()]);
+    assert_eq!(out.status, 204);
+    assert!(out.header("set-cookie").starts_with("triage_key=;"));
+    assert!(out.header("set-cookie").contains("Max-Age=0"));
     let q = get(&s, "/console/api/queue", Some(&agent)).json();
     assert_eq!(queue_ids(&q), ["angry-vip", "human"], "{q}");
     let q = get(&s, "/console/api/queue", Some(&other)).json();

@@ -1,6 +1,10 @@
 """The agent console in headless Chromium, through WebDriver (scripts/console_browser.sh).
 
-Usage: test_console.py BASE_URL --chromium PATH --driver PATH [--screenshot FILE]
+Usage: test_console.py BASE_URL --chromium PATH --driver PATH [--key KEY] [--screenshot FILE]
+
+With --key (an agent key of the server's keys file) every HTTP call sends it, and the
+browser first signs in through /console/login: the key comes back as an HttpOnly cookie,
+which the page's script must not be able to read.
 
 Exits non-zero on the first failed check. Prints the page's first-load size and time
 with 1,000 conversations in the store (the size is asserted, the time only reported:
@@ -26,6 +30,7 @@ HUMAN = "I want to talk to a real person"
 HOSTILE = ('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> '
            'I want to talk to a real person')
 MAX_FIRST_LOAD = 200 * 1024
+KEY = None
 
 
 def call(base, path, body=None):
@@ -33,6 +38,8 @@ def call(base, path, body=None):
     req = urllib.request.Request(base + path, data=data, method="POST" if data else "GET")
     if data:
         req.add_header("content-type", "application/json")
+    if KEY:
+        req.add_header("authorization", "Bearer " + KEY)
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
@@ -69,7 +76,10 @@ def main():
     ap.add_argument("--chromium", required=True)
     ap.add_argument("--driver", required=True)
     ap.add_argument("--screenshot")
+    ap.add_argument("--key")
     a = ap.parse_args()
+    global KEY
+    KEY = a.key
     base = a.base.rstrip("/")
     wait_ready(base)
 
@@ -88,6 +98,14 @@ def main():
     wait = WebDriverWait(d, 30)
     try:
         d.get(base + "/console")
+        if KEY:
+            # No cookie yet: the console sends the browser to its sign-in page.
+            wait.until(lambda d: d.current_url.endswith("/console/login"))
+            d.find_element(By.ID, "key").send_keys(KEY)
+            d.find_element(By.CSS_SELECTOR, "#signin button").click()
+            wait.until(lambda d: d.current_url.endswith("/console"))
+            check("triage_key" not in d.execute_script("return document.cookie"),
+                  "signed in with a cookie the page's script cannot read (HttpOnly)")
         d.execute_script("window.__sameDocument = 'yes'")
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#queue li.item")) == 2)
         ids = [li.get_attribute("data-id") for li in d.find_elements(By.CSS_SELECTOR, "#queue li.item")]

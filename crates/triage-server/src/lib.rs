@@ -114,6 +114,10 @@ pub fn router(state: AppState) -> Router {
         .route("/console/api/queue", get(console::queue::queue))
         .route("/console/api/overview", get(console::overview::overview))
         .route("/console/api/events", get(console::events::events))
+        .route(
+            "/console/session",
+            post(console::session::open).delete(console::session::close),
+        )
         .route("/info", get(info::info))
         .route("/metrics", get(metrics::render))
         .route("/docs", get(docs::page))

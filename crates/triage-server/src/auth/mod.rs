@@ -1,6 +1,6 @@
 //! Who is calling, and what they may do: API keys sent as `Authorization: Bearer <key>`
-//! (or, from the agent console in a browser, as the `triage_key` cookie: see
-//! `console_cookie`) ([`keys`]), the role each route needs ([`roles`]), and the audit log (`audit`).
+//! (or, from the agent console in a browser, as the `triage_key` cookie, which
+//! `POST /console/session` sets `HttpOnly`: see `console_cookie`) ([`keys`]), the role each route needs ([`roles`]), and the audit log (`audit`).
 //! The middleware that applies them is `guard` (beside this module, since it works on
 //! the application state, which holds this one).
 //!
@@ -207,6 +207,51 @@ fn console_cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// The cookie that carries an agent's key for the console (see [`console_cookie`]).
 const CONSOLE_COOKIE: &str = "triage_key";
+
+/// How long a console sign-in lasts (12 hours: one shift).
+const CONSOLE_SESSION_SECS: u32 = 12 * 3600;
+
+/// The `Set-Cookie` that signs a browser in to the console (`POST /console/session`):
+/// this request's bearer key in the `triage_key` cookie, `HttpOnly` (no script can read
+/// it, so script that got into a page could not take the key with it), `SameSite=Strict`
+/// (sent only with requests from triage's own pages), `Secure` when the page came over
+/// https (its `Origin` or a proxy's `X-Forwarded-Proto` says so), for one shift. `None`
+/// without a bearer key, or with one no cookie may carry.
+pub(crate) fn console_session_cookie(headers: &HeaderMap) -> Option<HeaderValue> {
+    let key = bearer(headers)?;
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        return None;
+    }
+    session_cookie(headers, key, CONSOLE_SESSION_SECS)
+}
+
+/// The `Set-Cookie` that signs the console out: the cookie emptied and expired.
+pub(crate) fn console_session_end(headers: &HeaderMap) -> HeaderValue {
+    session_cookie(headers, "", 0)
+        .unwrap_or_else(|| HeaderValue::from_static("triage_key=; Max-Age=0"))
+}
+
+fn session_cookie(headers: &HeaderMap, value: &str, max_age: u32) -> Option<HeaderValue> {
+    let https = |name: header::HeaderName, prefix: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(prefix))
+    };
+    let secure = https(header::ORIGIN, "https://")
+        || https(
+            header::HeaderName::from_static("x-forwarded-proto"),
+            "https",
+        );
+    HeaderValue::from_str(&format!(
+        "{CONSOLE_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    ))
+    .ok()
+}
 
 /// CORS for the configured origins; none configured, no layer: browsers then refuse
 /// to let another site's page read any answer, and JSON bodies (which need a preflight)

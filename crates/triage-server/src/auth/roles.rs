@@ -5,7 +5,7 @@
 //! |---|---|
 //! | (none) | `/health`, `/ready`, `/livez`, `/readyz`, `/docs`, `/openapi.json`, `/console/login` (and its `login.js`) |
 //! | `client` | `/v1/classify`, `/v1/embed`, `/v1/suggest`, `/info`, and the compatibility routes (`/predict`, `/embed`, `/rerank`, `/tokenize`, `/v1/embeddings`, `/model/parse`, `/integrations/dialogflow-cx`) |
-//! | `agent` | client's, plus `/v1/conversations/{id}`, `/v1/feedback`, and the console (`/console`, its `app.js` and `app.css`, `/console/api/*`) |
+//! | `agent` | client's, plus `/v1/conversations/{id}`, `/v1/feedback`, and the console (`/console`, its `app.js` and `app.css`, `/console/api/*`, `/console/session`) |
 //! | `admin` | agent's, plus `/admin/*` and `/metrics` (unless `auth.public_metrics`) |
 //!
 //! Probes and the API description stay open: a load balancer or orchestrator has no
@@ -86,7 +86,9 @@ pub(crate) fn required(route: &str, public_metrics: bool) -> Access {
         | "/console/app.css"
         | "/console/api/queue"
         | "/console/api/overview"
-        | "/console/api/events" => Access::Needs(Role::Agent),
+        | "/console/api/events"
+        // Sign-in sends the key as a bearer token and gets it back as an HttpOnly cookie.
+        | "/console/session" => Access::Needs(Role::Agent),
         _ => Access::Needs(Role::Admin),
     }
 }
@@ -118,6 +120,7 @@ mod tests {
             "/console/api/queue",
             "/console/api/overview",
             "/console/api/events",
+            "/console/session",
         ] {
             assert_eq!(
                 required(console, false),

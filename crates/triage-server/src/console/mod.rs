@@ -10,7 +10,8 @@
 //! * [`page`]: the page and its script and style sheet;
 //! * [`queue`]: `GET /console/api/queue`, the conversations that need a person;
 //! * [`overview`]: `GET /console/api/overview`, the last hour for a supervisor;
-//! * [`events`]: `GET /console/api/events`, server-sent events when the queue changes.
+//! * [`events`]: `GET /console/api/events`, server-sent events when the queue changes;
+//! * [`session`]: `POST` / `DELETE /console/session`, sign-in and sign-out.
 //!
 //! Everything reads the store's console index (`policy::store::queue`), so every
 //! replica behind a load balancer shows the same queue when the store is Redis. Every
@@ -20,6 +21,7 @@ pub(crate) mod events;
 pub(crate) mod overview;
 pub(crate) mod page;
 pub(crate) mod queue;
+pub(crate) mod session;
 
 use crate::AppState;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! `GET /console`, `/console/app.js`, `/console/app.css`: the page, compiled in; and
 //! `/console/login` (with `login.js`), where a browser gives an agent key on a server
-//! with keys (kept in the `triage_key` cookie, `SameSite=Strict`: see `auth`). The
+//! with keys (sent once to `POST /console/session`, which sets it as the `triage_key`
+//! cookie, `HttpOnly` and `SameSite=Strict`: see `session` and `auth`). The
 //! headers keep the page's own rules even if a message ever slipped through as markup:
 //! a Content-Security-Policy that runs only these same-origin files (no inline script,
 //! no other origin), `nosniff`, and no framing by another site.
