@@ -10,7 +10,6 @@
 //! nothing. `.ci/run` also runs this file and `tests/fast_encoder.rs` under
 //! `benches/cpumask/run.sh avx2`, where `CPUMASK=avx2` tells the first check what to expect.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use triage_core::model::fast::{EncoderKind, Isa};
@@ -62,40 +61,37 @@ fn the_detected_tier_is_the_one_the_cpu_flags_call_for() {
     assert!(Isa::available().iter().all(|i| *i <= expected));
 }
 
-/// `cpumask.so` built once into this test's scratch directory, when the CPU can trap CPUID.
-fn cpumask_library() -> Option<PathBuf> {
-    static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
-    LIB.get_or_init(|| {
+/// `benches/cpumask/run.sh`, the one way to mask a CPU (it builds `cpumask.so` and sets
+/// `LD_PRELOAD`, `CPUMASK` and glibc's tunables), when the CPU can trap CPUID. Run once
+/// here first so that the tests, which run in parallel, never build the library at once.
+fn cpumask() -> Option<&'static str> {
+    static READY: OnceLock<bool> = OnceLock::new();
+    let run_sh = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/cpumask/run.sh");
+    let ready = *READY.get_or_init(|| {
         if !cpu_flags().iter().any(|f| f == "cpuid_fault") {
             eprintln!("no cpuid_fault on this CPU: the masked-CPU checks are not run here");
-            return None;
+            return false;
         }
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cpumask.so");
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/cpumask/cpumask.c");
-        let built = Command::new("cc")
-            .args(["-O2", "-shared", "-fPIC", "-o"])
-            .arg(&out)
-            .arg(src)
-            .arg("-ldl")
+        let built = Command::new(run_sh)
+            .args(["avx2", "true"])
             .output()
-            .expect("run cc");
+            .expect("run benches/cpumask/run.sh");
         assert!(
             built.status.success(),
-            "cc failed on {src}: {}",
+            "{run_sh} failed: {}",
             String::from_utf8_lossy(&built.stderr)
         );
-        Some(out)
-    })
-    .clone()
+        true
+    });
+    ready.then_some(run_sh)
 }
 
-/// `triage classify TEXT` on a masked CPU: (the start-up log, the JSON answer).
-fn classify_masked(lib: &PathBuf, profile: &str, text: &str) -> (String, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+/// `triage classify TEXT` on a CPU masked to `profile`: (the start-up log, the answer).
+fn classify_masked(run_sh: &str, profile: &str, text: &str) -> (String, serde_json::Value) {
+    let out = Command::new(run_sh)
+        .args([profile, env!("CARGO_BIN_EXE_triage")])
         .args(["--model", "models/triage-en-small", "classify", text])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("LD_PRELOAD", lib)
-        .env("CPUMASK", profile)
         .env("RUST_LOG", "triage_core=info")
         .env_remove("TRIAGE_ISA")
         .env_remove("TRIAGE_ENCODER")
@@ -110,10 +106,10 @@ fn classify_masked(lib: &PathBuf, profile: &str, text: &str) -> (String, serde_j
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn an_avx2_only_cpu_runs_int8_on_the_avx2_tier_by_itself() {
-    let Some(lib) = cpumask_library() else {
+    let Some(run_sh) = cpumask() else {
         return;
     };
-    let (log, answer) = classify_masked(&lib, "avx2", "where is my order?");
+    let (log, answer) = classify_masked(run_sh, "avx2", "where is my order?");
     assert!(
         log.contains(r#"encoder="int8" isa="avx2""#),
         "expected int8 on avx2, log: {log}"
@@ -124,10 +120,10 @@ fn an_avx2_only_cpu_runs_int8_on_the_avx2_tier_by_itself() {
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn a_cpu_without_a_simd_tier_of_ours_runs_candle() {
-    let Some(lib) = cpumask_library() else {
+    let Some(run_sh) = cpumask() else {
         return;
     };
-    let (log, answer) = classify_masked(&lib, "sse", "where is my order?");
+    let (log, answer) = classify_masked(run_sh, "sse", "where is my order?");
     assert!(
         log.contains(r#"encoder="candle""#),
         "expected candle, log: {log}"
