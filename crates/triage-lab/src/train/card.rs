@@ -57,22 +57,15 @@ pub(crate) fn write_model_card(dir: &Path, m: &Manifest, extra: &str) -> std::io
         }
         // A JSONL file (a mix, the user's own data) names its data sets in FILE.sources.
         for file in jsonl_paths(src) {
-            match mix_sources(&file) {
-                Some(names) => {
-                    for name in names {
-                        match data::dataset_info(&name) {
-                            Some(info) => {
-                                named.insert((info.name, info.licence, info.permissive));
-                            }
-                            None => {
-                                unrecorded.insert(format!("`{name}` (named in `{file}.sources`)"));
-                            }
-                        }
-                    }
-                }
-                None => {
-                    unrecorded.insert(format!("`{file}`"));
-                }
+            let Some(names) = mix_sources(&file) else {
+                unrecorded.insert(format!("`{file}`"));
+                continue;
+            };
+            for name in names {
+                match data::dataset_info(&name) {
+                    Some(info) => named.insert((info.name, info.licence, info.permissive)),
+                    None => unrecorded.insert(format!("`{name}` (named in `{file}.sources`)")),
+                };
             }
         }
     }
